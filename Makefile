@@ -1,0 +1,47 @@
+# Every target sets up what it needs, idempotently, so `make demo` and `make test` each work on a
+# fresh clone. The gateway/training environment and Triton's environment are separate venvs:
+# Triton's Python backend needs numpy < 2, OpenCV 4.10+ needs numpy >= 2 (see docs/TRITON.md).
+PYTHON ?= python3.11
+VENV := .venv
+TRITON_VENV := .venv-triton
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+TRITON_STAMP := $(TRITON_VENV)/.installed-stamp
+PROTO_SRC := protos/colorizer/v1/colorizer.proto
+PROTO_OUT := service/grpc_gen
+
+.PHONY: setup triton-env proto proto-check lint test demo train bench clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --disable-pip-version-check -e '.[dev]'
+	touch $@
+
+triton-env: $(TRITON_STAMP)
+
+$(TRITON_STAMP): requirements-triton.txt
+	test -x $(TRITON_VENV)/bin/python || $(PYTHON) -m venv $(TRITON_VENV)
+	$(TRITON_VENV)/bin/pip install -q --disable-pip-version-check -r requirements-triton.txt
+	touch $@
+
+# Generated gRPC code: one target makes it; CI checks that regenerating gives no diff.
+proto: $(STAMP)
+	$(BIN)/python scripts/gen_proto.py
+
+proto-check: $(STAMP)
+	$(BIN)/python scripts/gen_proto.py --check
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/mypy colorizer export service
+
+test: setup triton-env proto-check lint
+	$(BIN)/python -m pytest -q -p no:cacheprovider
+
+demo: $(STAMP)
+	$(BIN)/colorizer demo
+
+clean:
+	rm -rf build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache demo_out

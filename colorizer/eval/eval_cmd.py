@@ -1,0 +1,139 @@
+"""Measure colorization quality (hint fidelity, bleeding, PSNR/SSIM, unhinted regions) against the number of hints.
+
+Systems side by side: the served ONNX model (``--onnx``), any checkpoints (``--checkpoint``, the
+SGRU generator or the plain U-Net), the flood-fill baseline, and the first model without hints.
+Cases: the held-out synthetic set (region labels as ground truth), or ``--images DIR`` (lines
+extracted as in training, regions from the line components); each also with line gaps punched
+in. Writes OUT/report.json, OUT/report.md and OUT/contact_sheet-*.png. See docs/QUALITY.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+#: Served model used when no system is named.
+DEFAULT_ONNX = Path("model_repository/colorizer/1/model.onnx")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of ``colorizer eval``."""
+    parser.add_argument("--onnx", type=Path, help=f"served ONNX model (default when no model given: {DEFAULT_ONNX})")
+    parser.add_argument("--checkpoint", action="append", default=[], metavar="[NAME=]PATH",
+                        help="a training checkpoint or model file (repeatable)")
+    parser.add_argument("--images", type=Path, help="folder of color images instead of the synthetic set")
+    parser.add_argument("--count", type=int, default=48, help="synthetic cases (default 48)")
+    parser.add_argument("--size", type=int, default=256, help="square side, multiple of 16 (default 256)")
+    parser.add_argument("--hints", default="0,1,4,16,64", help="hint counts (default 0,1,4,16,64)")
+    parser.add_argument("--gaps", type=int, default=12,
+                        help="holes punched into each sketch's lines for the line-gap set (0: no such set)")
+    parser.add_argument("--seed", type=int, default=None, help="synthetic series seed (default: the held-out one)")
+    parser.add_argument("--out", type=Path, default=Path("runs/eval/report"), help="output folder")
+    parser.add_argument("--sheet-cases", type=int, default=4, help="cases on the contact sheet")
+    parser.add_argument("--threads", type=int, default=1, help="CPU threads for the models")
+    parser.add_argument("--quick", action="store_true", help="3 small cases, hints 0,4,16: a smoke run")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+
+
+def _parse_counts(text: str) -> list[int]:
+    try:
+        counts = sorted({int(v) for v in text.split(",") if v.strip()})
+    except ValueError:
+        raise ValueError(f"--hints must be comma-separated integers, got {text!r}") from None
+    if not counts or counts[0] < 0:
+        raise ValueError(f"--hints needs non-negative counts, got {text!r}")
+    return counts
+
+
+def run(args: argparse.Namespace) -> int:
+    """Entry point of ``colorizer eval``."""
+    from colorizer import contract
+    from colorizer.eval import logger
+    from colorizer.eval.cases import EVAL_SEED, MAX_HINTS, image_case, image_files, synthetic_case
+    from colorizer.eval.report import contact_sheet, markdown_tables, write_json, write_png
+    from colorizer.eval.runner import evaluate
+    from colorizer.eval.systems import FloodFillSystem, NoHintsSystem, OnnxSystem, System, TorchSystem
+
+    try:
+        if args.quick:
+            args.count, args.size, args.hints = min(args.count, 3), 64, "0,4,16"
+            args.gaps, args.sheet_cases = min(args.gaps, 4), min(args.sheet_cases, 2)
+        counts = _parse_counts(args.hints)
+        if counts[-1] > MAX_HINTS:
+            raise ValueError(f"at most {MAX_HINTS} hints per case, got {counts[-1]}")
+        contract.check_size(args.size, args.size)
+        if args.count < 1:
+            raise ValueError(f"--count must be >= 1, got {args.count}")
+        seed = EVAL_SEED if args.seed is None else args.seed
+        if seed < 10**6:
+            raise ValueError(f"--seed {seed} is a training seed range (< 10**6); pick a held-out one")
+
+        models: list[System] = []
+        onnx = args.onnx
+        if onnx is None and not args.checkpoint and DEFAULT_ONNX.is_file():
+            onnx = DEFAULT_ONNX
+        if onnx is not None:
+            if not onnx.is_file():
+                raise ValueError(f"--onnx: no file at {onnx}")
+            models.append(OnnxSystem(onnx, threads=args.threads))
+        for spec in args.checkpoint:
+            name, _, path = spec.rpartition("=") if "=" in spec else ("", "", spec)
+            if not Path(path).is_file():
+                raise ValueError(f"--checkpoint: no file at {path}")
+            models.append(TorchSystem(path, name or None, threads=args.threads))
+        systems: list[System] = [*models, FloodFillSystem()]
+        if models:
+            systems.append(NoHintsSystem(models[0], "no hints"))
+        names = [s.name for s in systems]
+        if len(set(names)) != len(names):
+            raise ValueError(f"two systems share a name: {names}; use --checkpoint NAME=PATH")
+
+        sets: dict[str, list[Any]] = {}
+        if args.images:
+            files = image_files(args.images)
+            if not files:
+                raise ValueError(f"--images: no image files under {args.images}")
+            sets[f"images ({args.images.name})"] = [image_case(p, args.size, seed=seed) for p in files]
+            if args.gaps:
+                sets[f"images ({args.images.name}), line gaps"] = [
+                    image_case(p, args.size, seed=seed, gaps=args.gaps) for p in files
+                ]
+        else:
+            sets["synthetic"] = [synthetic_case(i, args.size, seed=seed) for i in range(args.count)]
+            if args.gaps:
+                sets[f"synthetic, {args.gaps} line gaps"] = [
+                    synthetic_case(i, args.size, seed=seed, gaps=args.gaps) for i in range(args.count)
+                ]
+    except (ValueError, OSError) as exc:
+        print(f"colorizer eval: {exc}", file=sys.stderr)
+        return 2
+
+    logger.info("systems: %s; sets: %s; hints: %s", names, list(sets), counts)
+    results, sheets = evaluate(sets, systems, counts, sheet_cases=args.sheet_cases, progress=not args.no_progress)
+    args.out.mkdir(parents=True, exist_ok=True)
+    config = {
+        "systems": names,
+        "sets": {k: [c.name for c in v] for k, v in sets.items()},
+        "hints": counts,
+        "size": args.size,
+        "seed": seed,
+        "gaps": args.gaps,
+        "onnx": str(onnx) if onnx else None,
+        "checkpoints": list(args.checkpoint),
+        "images": str(args.images) if args.images else None,
+    }
+    write_json(args.out / "report.json", results, config)
+    (args.out / "report.md").write_text(markdown_tables(results, counts))
+    for set_name, rows in sheets.items():
+        if rows:
+            write_png(args.out / f"contact_sheet-{_slug(set_name)}.png", contact_sheet(rows, names))
+    logger.info("wrote %s", args.out)
+    print(markdown_tables(results, counts))
+    return 0

@@ -1,0 +1,147 @@
+"""The systems the evaluation compares: anything that turns (sketch, hint map) into an RGB image.
+
+* :class:`OnnxSystem`: the served ONNX model, through ONNX Runtime (what the gateway runs);
+* :class:`TorchSystem`: a training checkpoint (the SGRU generator, or the plain U-Net when the
+  checkpoint says ``"arch": "plain_unet"``);
+* :class:`FloodFillSystem`: the classical baseline, no learning;
+* :class:`NoHintsSystem`: another system given an empty hint map.
+
+torch and onnxruntime are imported inside the constructors that need them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Protocol
+
+import cv2
+import numpy as np
+
+from colorizer import contract
+from colorizer.encoding import F32, U8, decode_color, empty_hint, encode_sketch
+from colorizer.eval.cases import LINE_THRESHOLD
+
+
+class System(Protocol):
+    """A colorizer under evaluation."""
+
+    #: Column title in tables and on the contact sheet.
+    name: str
+    #: False when the output does not depend on the hints (computed once per case).
+    uses_hints: bool
+
+    def colorize(self, sketch: U8, hint: F32) -> U8:
+        """Gray sketch [H, W] uint8 and ``hint`` tensor [4, H/4, W/4] -> RGB uint8 [H, W, 3]."""
+        ...
+
+
+class OnnxSystem:
+    """An exported ONNX model run by ONNX Runtime on the CPU, tensor names from the contract."""
+
+    uses_hints = True
+
+    def __init__(self, path: str | Path, name: str = "model (ONNX)", threads: int = 1) -> None:
+        import onnxruntime as ort
+
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = threads
+        opts.inter_op_num_threads = 1
+        self.session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+        self.name = name
+
+    def colorize(self, sketch: U8, hint: F32) -> U8:
+        feeds = {contract.SKETCH.name: encode_sketch(sketch)[None], contract.HINT.name: hint[None]}
+        (color,) = self.session.run([contract.COLOR.name], feeds)
+        return decode_color(np.asarray(color[0], dtype=np.float32))
+
+
+def load_torch_model(path: str | Path) -> tuple[Any, dict[str, Any]]:
+    """The model of a checkpoint in eval mode (generator or plain U-Net), and the checkpoint dict."""
+    from colorizer import checkpoint
+    from colorizer.model.generator import Generator
+    from colorizer.model.plain_unet import ARCH, PlainUNet
+
+    ckpt = checkpoint.load_checkpoint(path)
+    model = PlainUNet(tuple(ckpt["widths"])) if ckpt.get("arch") == ARCH else Generator(tuple(ckpt["widths"]))
+    model.load_state_dict(ckpt["generator"])
+    model.eval()
+    return model, ckpt
+
+
+class TorchSystem:
+    """A checkpoint run by PyTorch on the CPU."""
+
+    uses_hints = True
+
+    def __init__(self, path: str | Path, name: str | None = None, threads: int = 1) -> None:
+        import torch
+
+        torch.set_num_threads(threads)
+        self.model, ckpt = load_torch_model(path)
+        arch = ckpt.get("arch", "sgru")
+        self.name = name or f"{arch} {ckpt.get('preset', '?')} step {ckpt.get('step', '?')}"
+        self.step = ckpt.get("step")
+
+    def colorize(self, sketch: U8, hint: F32) -> U8:
+        import torch
+
+        with torch.inference_mode():
+            out = self.model(torch.from_numpy(encode_sketch(sketch)[None]), torch.from_numpy(hint[None]))
+        return decode_color(out[0].numpy())
+
+
+class NoHintsSystem:
+    """Another system, always given an empty hint map: what the model does unaided."""
+
+    uses_hints = False
+
+    def __init__(self, inner: System, name: str | None = None) -> None:
+        self.inner = inner
+        self.name = name or f"{inner.name}, no hints"
+
+    def colorize(self, sketch: U8, hint: F32) -> U8:
+        return self.inner.colorize(sketch, empty_hint(*sketch.shape))
+
+
+class FloodFillSystem:
+    """Classical baseline: each hint's color fills the line-bounded region (connected component of
+    non-line pixels) it falls in; a region with several hints takes, per pixel, the nearest hint's
+    color. Unhinted regions stay white paper and lines stay as drawn. With closed lines this is
+    exact on flat regions; through a gap the color leaks into the next region.
+    """
+
+    uses_hints = True
+    name = "flood fill"
+
+    def colorize(self, sketch: U8, hint: F32) -> U8:
+        paper = (sketch >= LINE_THRESHOLD).astype(np.uint8)
+        _, comp = cv2.connectedComponents(paper, connectivity=4)
+        out = np.repeat(sketch[:, :, None], 3, axis=2)
+        s = contract.HINT_SCALE
+        rows, cols = np.nonzero(hint[3] > 0.5)
+        if len(rows) == 0:
+            return out
+        # A hint cell sits over a 4x4 block; seed from the block's paper pixel nearest its center.
+        seeds: list[tuple[int, int, int, U8]] = []
+        for r, c in zip(rows.tolist(), cols.tolist(), strict=True):
+            block = comp[r * s : (r + 1) * s, c * s : (c + 1) * s]
+            ys, xs = np.nonzero(block)
+            if len(ys) == 0:
+                continue  # a hint entirely on a line colors nothing
+            i = int(np.argmin((ys - 1.5) ** 2 + (xs - 1.5) ** 2))
+            y, x = r * s + int(ys[i]), c * s + int(xs[i])
+            rgb = (np.clip(hint[:3, r, c], 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+            seeds.append((int(comp[y, x]), y, x, rgb))
+        by_comp: dict[int, list[tuple[int, int, U8]]] = {}
+        for k, y, x, rgb in seeds:
+            by_comp.setdefault(k, []).append((y, x, rgb))
+        for k, items in by_comp.items():
+            mask = comp == k
+            if len(items) == 1:
+                out[mask] = items[0][2]
+                continue
+            ys, xs = np.nonzero(mask)
+            d = [(ys - y) ** 2 + (xs - x) ** 2 for y, x, _ in items]
+            nearest = np.argmin(np.stack(d), axis=0)
+            out[ys, xs] = np.stack([rgb for _, _, rgb in items])[nearest]
+        return out

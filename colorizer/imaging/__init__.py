@@ -1,0 +1,31 @@
+"""Sketch normalization and hint-map building, shared by training and serving (numpy + OpenCV only).
+
+Decode user images safely (:func:`decode_sketch`, :func:`decode_hint_image`), fit a sketch onto
+the model's square canvas and back (:func:`fit_sketch`, :func:`restore_size`), turn hints given in
+original-image coordinates into the model's hint tensor (:func:`build_hint_map`), and finish the
+output (:func:`overlay_lines`, :func:`encode_image`). Bad input raises :class:`ImageInputError`
+whose message names the field and the problem.
+"""
+
+from colorizer.imaging.canvas import Canvas, fit_sketch, restore_size
+from colorizer.imaging.decode import decode_hint_image, decode_sketch
+from colorizer.imaging.errors import ImageInputError, LimitExceededError
+from colorizer.imaging.hints import PointHint, StrokeHint, build_hint_map
+from colorizer.imaging.limits import InputLimits
+from colorizer.imaging.postprocess import encode_image, overlay_lines
+
+__all__ = [
+    "Canvas",
+    "ImageInputError",
+    "InputLimits",
+    "LimitExceededError",
+    "PointHint",
+    "StrokeHint",
+    "build_hint_map",
+    "decode_hint_image",
+    "decode_sketch",
+    "encode_image",
+    "fit_sketch",
+    "overlay_lines",
+    "restore_size",
+]

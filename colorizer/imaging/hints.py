@@ -1,0 +1,249 @@
+"""Hints in original-sketch coordinates -> the model's ``hint`` tensor at 1/4 canvas resolution.
+
+The hint grid has one cell per ``HINT_SCALE`` x ``HINT_SCALE`` canvas pixels. Rules (they match
+the public .proto):
+
+* a point of radius 0 sets exactly the cell it falls in; a point of radius r also sets every
+  cell whose center is within r (original pixels, scaled to the canvas) of it;
+* a stroke sets every cell its centerline passes through, and every cell whose center lies
+  under its round brush of ``width``;
+* a hint image sets every cell that holds the center of a pixel with alpha > 0 (the mean color
+  of those pixels), or whose own center falls on such a pixel (for sketches scaled up);
+* the hint image is painted first, then strokes, then points: a later hint overwrites an earlier.
+
+Only cells that overlap the sketch's content (not its paper padding) are painted; a point on the
+far edge of the sketch belongs to the last content cell.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+from colorizer import contract
+from colorizer.encoding import encode_hint
+from colorizer.imaging.canvas import Canvas
+from colorizer.imaging.errors import ImageInputError, LimitExceededError
+from colorizer.imaging.limits import InputLimits
+
+U8 = npt.NDArray[np.uint8]
+F32 = npt.NDArray[np.float32]
+RGB = tuple[int, int, int]
+
+_CELL = contract.HINT_SCALE
+# Strokes are rasterized at an odd number of sub-pixels per cell, so that each cell has a
+# sub-pixel exactly at its center to sample the brush at.
+_SUB = 5
+_SHIFT = 8  # fixed-point bits for OpenCV's sub-pixel drawing
+
+
+@dataclass(frozen=True)
+class PointHint:
+    """A round dab of color at (``x``, ``y``) original pixels; radius 0 = one hint cell."""
+
+    x: float
+    y: float
+    rgb: RGB
+    radius: float = 0.0
+
+
+@dataclass(frozen=True)
+class StrokeHint:
+    """A polyline of original-pixel ``points`` drawn with a round brush ``width`` pixels wide."""
+
+    points: tuple[tuple[float, float], ...]
+    width: float
+    rgb: RGB
+
+
+def build_hint_map(
+    canvas: Canvas,
+    points: Sequence[PointHint],
+    strokes: Sequence[StrokeHint],
+    hint_rgba: U8 | None,
+    limits: InputLimits,
+) -> tuple[F32, int]:
+    """Validate the hints and build the ``hint`` tensor [4, size/4, size/4].
+
+    Returns the tensor (made with :func:`colorizer.encoding.encode_hint`) and the number of hinted
+    cells. Raises :class:`ImageInputError` (or :class:`LimitExceededError`) naming the field.
+    """
+    validate_hints(canvas, points, strokes, hint_rgba, limits)
+    grid = _Grid(canvas)
+    if hint_rgba is not None:
+        grid.paint_image(hint_rgba)
+    for stroke in strokes:
+        grid.paint_stroke(stroke)
+    for point in points:
+        grid.paint_point(point)
+    return encode_hint(grid.colors, grid.mask), int(grid.mask.sum())
+
+
+def validate_hints(
+    canvas: Canvas,
+    points: Sequence[PointHint],
+    strokes: Sequence[StrokeHint],
+    hint_rgba: U8 | None,
+    limits: InputLimits,
+) -> None:
+    """Raise :class:`ImageInputError` for the first invalid field, else return None."""
+    if len(points) > limits.max_points:
+        raise LimitExceededError(
+            f"points: {len(points)} point hints exceed the limit of {limits.max_points} (max_points)"
+        )
+    if len(strokes) > limits.max_strokes:
+        raise LimitExceededError(
+            f"strokes: {len(strokes)} stroke hints exceed the limit of {limits.max_strokes} (max_strokes)"
+        )
+    for i, p in enumerate(points):
+        _check_xy(canvas, f"points[{i}]", p.x, p.y)
+        _check_rgb(f"points[{i}].color", p.rgb)
+        if not (math.isfinite(p.radius) and 0.0 <= p.radius <= limits.max_radius):
+            raise ImageInputError(
+                f"points[{i}].radius={p.radius:g} must be between 0 and {limits.max_radius:g}"
+            )
+    max_width = 2.0 * limits.max_radius
+    for i, s in enumerate(strokes):
+        if not s.points:
+            raise ImageInputError(f"strokes[{i}].points: a stroke needs at least 1 point")
+        if len(s.points) > limits.max_stroke_points:
+            raise LimitExceededError(
+                f"strokes[{i}].points: {len(s.points)} points exceed the limit of "
+                f"{limits.max_stroke_points} (max_stroke_points)"
+            )
+        for j, (x, y) in enumerate(s.points):
+            _check_xy(canvas, f"strokes[{i}].points[{j}]", x, y)
+        if not (math.isfinite(s.width) and 0.0 < s.width <= max_width):
+            raise ImageInputError(
+                f"strokes[{i}].width={s.width:g} must be > 0 and at most {max_width:g} (2 x max_radius)"
+            )
+        _check_rgb(f"strokes[{i}].color", s.rgb)
+    if hint_rgba is not None and (
+        hint_rgba.dtype != np.uint8 or hint_rgba.shape != (canvas.orig_h, canvas.orig_w, 4)
+    ):
+        raise ImageInputError(
+            f"hint_image: must be RGBA {canvas.orig_w}x{canvas.orig_h} like the sketch, "
+            f"got {hint_rgba.dtype} {hint_rgba.shape}"
+        )
+
+
+def _check_xy(canvas: Canvas, field: str, x: float, y: float) -> None:
+    for name, value, high, what in (("x", x, canvas.orig_w, "width"), ("y", y, canvas.orig_h, "height")):
+        if not math.isfinite(value):
+            raise ImageInputError(f"{field}.{name}={value} is not a finite number")
+        if not 0.0 <= value <= high:
+            raise ImageInputError(f"{field}.{name}={value:g} is outside the 0..{high} sketch {what}")
+
+
+def _check_rgb(field: str, rgb: Sequence[int]) -> None:
+    if len(rgb) != 3:
+        raise ImageInputError(f"{field}: needs 3 channels (r, g, b), got {len(rgb)}")
+    for name, value in zip("rgb", rgb, strict=True):
+        if isinstance(value, bool) or not isinstance(value, int | np.integer) or not 0 <= value <= 255:
+            raise ImageInputError(f"{field}: {name}={value} is outside 0..255")
+
+
+class _Grid:
+    """The hint grid being painted: colors [g, g, 3] uint8 RGB and mask [g, g] bool."""
+
+    def __init__(self, canvas: Canvas) -> None:
+        self.canvas = canvas
+        g = canvas.size // _CELL
+        self.g = g
+        self.colors = np.zeros((g, g, 3), dtype=np.uint8)
+        self.mask = np.zeros((g, g), dtype=bool)
+        # Cells overlapping the content rectangle, [lo, hi) per axis.
+        self.rows = (canvas.top // _CELL, -(-(canvas.top + canvas.content_h) // _CELL))
+        self.cols = (canvas.left // _CELL, -(-(canvas.left + canvas.content_w) // _CELL))
+
+    def cell_of(self, x: float, y: float) -> tuple[int, int]:
+        """(row, col) of the cell holding original point (x, y)."""
+        cx, cy = self.canvas.to_canvas(x, y)
+        # Clamped so that x = width (the right edge) stays in the content, not the padding.
+        row = min(max(int(cy // _CELL), self.rows[0]), self.rows[1] - 1)
+        col = min(max(int(cx // _CELL), self.cols[0]), self.cols[1] - 1)
+        return row, col
+
+    def paint_point(self, p: PointHint) -> None:
+        row, col = self.cell_of(p.x, p.y)
+        self.mask[row, col] = True
+        self.colors[row, col] = p.rgb
+        if p.radius <= 0:
+            return
+        cx, cy = self.canvas.to_canvas(p.x, p.y)
+        r = p.radius * self.canvas.scale
+        (r0, r1), (c0, c1) = self.rows, self.cols
+        # Only the cells in the dab's bounding box are measured.
+        r0, r1 = max(r0, math.floor((cy - r) / _CELL)), min(r1, math.ceil((cy + r) / _CELL) + 1)
+        c0, c1 = max(c0, math.floor((cx - r) / _CELL)), min(c1, math.ceil((cx + r) / _CELL) + 1)
+        if r0 >= r1 or c0 >= c1:
+            return
+        ys = (np.arange(r0, r1) + 0.5) * _CELL - cy
+        xs = (np.arange(c0, c1) + 0.5) * _CELL - cx
+        inside = ys[:, None] ** 2 + xs[None, :] ** 2 <= r * r
+        self.mask[r0:r1, c0:c1] |= inside
+        self.colors[r0:r1, c0:c1][inside] = p.rgb
+
+    def paint_stroke(self, s: StrokeHint) -> None:
+        canvas_pts = np.array([self.canvas.to_canvas(x, y) for x, y in s.points], dtype=np.float64)
+        if len(canvas_pts) == 1:  # a zero-length segment draws a round dab
+            canvas_pts = np.concatenate([canvas_pts, canvas_pts])
+        half = s.width * self.canvas.scale / 2
+        (r0, r1), (c0, c1) = self.rows, self.cols
+        lo = np.floor((canvas_pts.min(axis=0) - half) / _CELL).astype(int) - 1
+        hi = np.ceil((canvas_pts.max(axis=0) + half) / _CELL).astype(int) + 1
+        c0, r0 = max(c0, int(lo[0])), max(r0, int(lo[1]))
+        c1, r1 = min(c1, int(hi[0])), min(r1, int(hi[1]))
+        if r0 >= r1 or c0 >= c1:
+            return
+        # Sub-pixel k of the local buffer covers [k, k+1) sub-units; OpenCV puts pixel centers on
+        # integers, hence the -0.5.
+        sub = (canvas_pts / _CELL - (c0, r0)) * _SUB - 0.5
+        fixed = [np.round(sub * (1 << _SHIFT)).astype(np.int32)]
+        shape = ((r1 - r0) * _SUB, (c1 - c0) * _SUB)
+        path = np.zeros(shape, dtype=np.uint8)
+        cv2.polylines(path, fixed, False, 1, thickness=1, lineType=cv2.LINE_8, shift=_SHIFT)
+        hit = path.reshape(r1 - r0, _SUB, c1 - c0, _SUB).max(axis=(1, 3)) > 0
+        thickness = round(2 * half / _CELL * _SUB)
+        if thickness > 1:
+            brush = np.zeros(shape, dtype=np.uint8)
+            cv2.polylines(brush, fixed, False, 1, thickness=thickness, lineType=cv2.LINE_8, shift=_SHIFT)
+            hit |= brush[_SUB // 2 :: _SUB, _SUB // 2 :: _SUB] > 0
+        self.mask[r0:r1, c0:c1] |= hit
+        self.colors[r0:r1, c0:c1][hit] = s.rgb
+        for x, y in s.points[:: max(1, len(s.points) - 1)]:  # end points on the far edge, see cell_of
+            row, col = self.cell_of(x, y)
+            self.mask[row, col] = True
+            self.colors[row, col] = s.rgb
+
+    def paint_image(self, rgba: U8) -> None:
+        cv = self.canvas
+        g = self.g
+        # 1. Every hinted pixel's center votes for the cell it falls in (sketches scaled down).
+        ys, xs = np.nonzero(rgba[:, :, 3])
+        if len(ys):
+            cx = cv.left + (xs + 0.5) * (cv.content_w / cv.orig_w)
+            cy = cv.top + (ys + 0.5) * (cv.content_h / cv.orig_h)
+            rows = np.minimum(cy // _CELL, g - 1).astype(np.int64)
+            cells = rows * g + np.minimum(cx // _CELL, g - 1).astype(np.int64)
+            counts = np.bincount(cells, minlength=g * g)
+            voted = counts > 0
+            flat_colors = self.colors.reshape(g * g, 3)  # views: writes land in the grid
+            for ch in range(3):
+                sums = np.bincount(cells, weights=rgba[ys, xs, ch], minlength=g * g)
+                flat_colors[voted, ch] = np.floor(sums[voted] / counts[voted] + 0.5).astype(np.uint8)
+            self.mask.reshape(-1)[voted] = True
+        # 2. Every content cell whose center lands on a hinted pixel (sketches scaled up).
+        (r0, r1), (c0, c1) = self.rows, self.cols
+        oy = np.floor(((np.arange(r0, r1) + 0.5) * _CELL - cv.top) * cv.orig_h / cv.content_h).astype(int)
+        ox = np.floor(((np.arange(c0, c1) + 0.5) * _CELL - cv.left) * cv.orig_w / cv.content_w).astype(int)
+        ok_y, ok_x = (oy >= 0) & (oy < cv.orig_h), (ox >= 0) & (ox < cv.orig_w)
+        sample = rgba[np.clip(oy, 0, cv.orig_h - 1)][:, np.clip(ox, 0, cv.orig_w - 1)]
+        hit = (sample[:, :, 3] > 0) & ok_y[:, None] & ok_x[None, :] & ~self.mask[r0:r1, c0:c1]
+        self.colors[r0:r1, c0:c1][hit] = sample[:, :, :3][hit]
+        self.mask[r0:r1, c0:c1] |= hit

@@ -1,0 +1,49 @@
+"""From the model's colors to the bytes a client receives: line overlay and encoding."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+U8 = npt.NDArray[np.uint8]
+
+#: Output formats -> (OpenCV extension, quality parameter or None, default quality).
+_FORMATS: dict[str, tuple[str, int | None, int]] = {
+    "png": (".png", None, 0),
+    "jpeg": (".jpg", cv2.IMWRITE_JPEG_QUALITY, 92),
+    "webp": (".webp", cv2.IMWRITE_WEBP_QUALITY, 90),
+}
+
+#: Formats :func:`encode_image` writes.
+OUTPUT_FORMATS = tuple(_FORMATS)
+
+
+def overlay_lines(rgb: U8, gray: U8) -> U8:
+    """Multiply gray line art [H, W] over colors [H, W, 3] (same size): lines stay crisp, paper is neutral."""
+    if rgb.shape[:2] != gray.shape[:2] or rgb.ndim != 3 or gray.ndim != 2:
+        raise ValueError(f"overlay needs [H, W, 3] colors and [H, W] lines, got {rgb.shape} and {gray.shape}")
+    lines = cv2.merge([gray, gray, gray])
+    return np.asarray(cv2.multiply(rgb, lines, scale=1.0 / 255.0), dtype=np.uint8)
+
+
+def encode_image(rgb: U8, fmt: str = "png", quality: int = 0) -> bytes:
+    """RGB uint8 [H, W, 3] -> encoded bytes; ``fmt`` in png/jpeg/webp, ``quality`` 1..100 or 0 = default."""
+    if fmt not in _FORMATS:
+        raise ValueError(f"unknown output format {fmt!r}; choose one of {OUTPUT_FORMATS}")
+    if not 0 <= quality <= 100:
+        raise ValueError(f"quality must be 0..100 (0 = default), got {quality}")
+    ext, param, default = _FORMATS[fmt]
+    params = [] if param is None else [param, quality or default]
+    ok, buf = cv2.imencode(ext, cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), params)
+    if not ok:
+        raise ValueError(f"OpenCV could not encode a {rgb.shape} image as {fmt}")
+    return buf.tobytes()
+
+
+def decode_rgb(data: bytes) -> U8:
+    """Encoded image bytes (as :func:`encode_image` makes) -> RGB uint8 [H, W, 3]."""
+    bgr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    if bgr is None:
+        raise ValueError("not a decodable image")
+    return np.asarray(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), dtype=np.uint8)

@@ -1,0 +1,100 @@
+"""The trainer's configuration: one dataclass, stored whole in every checkpoint."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+from colorizer import contract
+from colorizer.data.hints import HintConfig
+from colorizer.model.generator import PRESETS
+
+
+@dataclass
+class TrainConfig:
+    """Everything that decides a training run (defaults follow the paper where it says)."""
+
+    #: Generator preset (see :data:`colorizer.model.PRESETS`).
+    preset: str = "cpu"
+    #: Folder of color images to train on; None trains on synthetic illustrations drawn on the fly.
+    data: str | None = None
+    #: Run folder: checkpoints, samples, loss log and curve.
+    out: str = "runs/train"
+    #: Stop after this many optimizer steps (total, counting steps before a resume).
+    steps: int = 100_000
+    #: Stop after this many minutes of wall time in this invocation (None: no limit).
+    max_minutes: float | None = None
+    batch_size: int = 8
+    #: Square training crop side (a multiple of the contract's STRIDE).
+    crop: int = 128
+    #: Adam settings (the paper: lr 1e-4, betas 0.9/0.99), for the generator and the discriminator.
+    lr: float = 1e-4
+    lr_d: float | None = None
+    beta1: float = 0.9
+    beta2: float = 0.99
+    #: Loss weights: perceptual, Huber, adversarial, and an extra L1 at hinted cells.
+    w_p: float = 1.0
+    w_h: float = 1.0
+    w_a: float = 0.005
+    w_hint: float = 0.0
+    #: Huber (smooth-L1) transition point on 0..1 colors; small = L1-like, keeps fills crisp.
+    huber_delta: float = 0.1
+    #: The adversarial term (and discriminator training) starts at this step.
+    adv_start: int = 0
+    #: Local torchvision-layout VGG19 state dict; without it the perceptual term is off.
+    vgg_weights: str | None = None
+    #: Hint sampling: probability of none, point density range (fraction of flat 1/4 cells).
+    hint_p_none: float = 0.12
+    hint_density_min: float = 0.002
+    hint_density_max: float = 0.06
+    seed: int = 0
+    device: str = "cpu"
+    #: Torch intra-op threads (the CPU is shared: keep it small).
+    threads: int = 2
+    #: Data-loading worker processes (0: load in the training process).
+    workers: int = 1
+    log_every: int = 25
+    val_every: int = 250
+    sample_every: int = 500
+    ckpt_every: int = 500
+    #: Size of the fixed validation batch used for fidelity and sample grids.
+    val_size: int = 8
+
+    def __post_init__(self) -> None:
+        if self.preset not in PRESETS:
+            raise ValueError(f"unknown preset {self.preset!r}; choose one of {sorted(PRESETS)}")
+        contract.check_size(self.crop, self.crop)
+        if self.device not in ("cpu", "cuda") and not self.device.startswith("cuda:"):
+            raise ValueError(f"device must be cpu or cuda, got {self.device!r}")
+        for name in ("steps", "batch_size", "threads", "log_every", "val_every", "sample_every",
+                     "ckpt_every", "val_size"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.workers < 0 or self.adv_start < 0:
+            raise ValueError("workers and adv_start must be >= 0")
+        if self.lr <= 0 or (self.lr_d is not None and self.lr_d <= 0):
+            raise ValueError("learning rates must be positive")
+        if min(self.w_p, self.w_h, self.w_a, self.w_hint) < 0 or self.huber_delta <= 0:
+            raise ValueError("loss weights must be >= 0 and huber_delta > 0")
+        if self.max_minutes is not None and self.max_minutes <= 0:
+            raise ValueError(f"max_minutes must be positive, got {self.max_minutes}")
+        self.hints()  # validates the hint settings
+
+    def hints(self) -> HintConfig:
+        """The hint-sampling settings of this run."""
+        return HintConfig(
+            p_none=self.hint_p_none, density_min=self.hint_density_min, density_max=self.hint_density_max
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """A plain dict (what checkpoints store)."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
+        """Rebuild from :meth:`to_dict` output; unknown keys are an error."""
+        known = {f.name for f in fields(cls)}
+        unknown = set(values) - known
+        if unknown:
+            raise ValueError(f"unknown training settings: {sorted(unknown)}")
+        return cls(**values)

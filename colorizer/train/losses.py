@@ -1,0 +1,66 @@
+"""The generator's and discriminator's losses: perceptual (VGG19), Huber, sigmoid cross-entropy.
+
+Generator loss = w_p * perceptual + w_h * Huber + w_a * adversarial (+ w_hint * hinted-cell L1).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from colorizer import contract
+from colorizer.model.vgg import SGRU_WEIGHTS, VGG19Features
+
+
+class PerceptualLoss(nn.Module):
+    """Weighted L1 between VGG19 activations (and pixels) of output and truth, SGRU's layers."""
+
+    def __init__(self, vgg: VGG19Features, weights: Mapping[str, float] = SGRU_WEIGHTS) -> None:
+        super().__init__()
+        self.vgg = vgg
+        self.weights = dict(weights)
+
+    def forward(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        fo, ft = self.vgg(output), self.vgg(target)
+        total = self.weights.get("pixels", 0.0) * F.l1_loss(output, target)
+        for name, w in self.weights.items():
+            if name != "pixels":
+                total = total + w * F.l1_loss(fo[name], ft[name])
+        return total
+
+
+def huber(output: torch.Tensor, target: torch.Tensor, delta: float) -> torch.Tensor:
+    """Huber loss divided by ``delta`` (smooth-L1): L1-sized values whatever ``delta`` is."""
+    return F.smooth_l1_loss(output, target, beta=delta)
+
+
+def d_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
+    """Discriminator sigmoid cross-entropy: real -> 1, generated -> 0."""
+    return F.binary_cross_entropy_with_logits(
+        real_logits, torch.ones_like(real_logits)
+    ) + F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits))
+
+
+def g_adv_loss(fake_logits: torch.Tensor) -> torch.Tensor:
+    """Generator's adversarial sigmoid cross-entropy: make generated images look real."""
+    return F.binary_cross_entropy_with_logits(fake_logits, torch.ones_like(fake_logits))
+
+
+def cell_means(image: torch.Tensor) -> torch.Tensor:
+    """[N,3,H,W] -> [N,3,H/4,W/4]: mean of each 4x4 block's central 2x2 (as hints sample colors)."""
+    s = contract.HINT_SCALE
+    n, c, h, w = image.shape
+    blocks = image.reshape(n, c, h // s, s, w // s, s)
+    return blocks[:, :, :, 1:3, :, 1:3].mean(dim=(3, 5))
+
+
+def hinted_l1(output: torch.Tensor, hint: torch.Tensor) -> torch.Tensor:
+    """Mean L1 between the output's cell colors and the hint colors, over hinted cells only."""
+    mask = hint[:, 3:4]
+    count = mask.sum() * 3
+    if count.item() == 0:
+        return output.new_zeros(())
+    return (torch.abs(cell_means(output) - hint[:, :3]) * mask).sum() / count

@@ -1,0 +1,110 @@
+"""Train the colorization generator (and its discriminator), or finalize a run into a small model file.
+
+``colorizer train --preset cpu --out runs/demo`` trains on synthetic illustrations (``--data DIR``
+for a folder of color images); ``--resume`` continues ``OUT/last.pt`` (settings from the checkpoint,
+overridden by options given on the command line). ``colorizer train --finalize RUN --to FILE`` writes
+the generator-only payload of ``RUN/last.pt`` and a sample grid.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+from pathlib import Path
+from typing import Any
+
+_FLAGS: dict[str, tuple[type, str]] = {
+    "preset": (str, "generator preset: tiny, cpu, base"),
+    "data": (str, "folder of color images (default: synthetic illustrations)"),
+    "out": (str, "run folder"),
+    "steps": (int, "total optimizer steps"),
+    "max_minutes": (float, "wall-time budget of this invocation, minutes"),
+    "batch_size": (int, "batch size"),
+    "crop": (int, "training crop side (multiple of 16)"),
+    "lr": (float, "Adam learning rate (paper: 1e-4)"),
+    "lr_d": (float, "discriminator learning rate (default: --lr)"),
+    "beta1": (float, "Adam beta1"),
+    "beta2": (float, "Adam beta2"),
+    "w_p": (float, "perceptual loss weight (needs --vgg-weights)"),
+    "w_h": (float, "Huber loss weight"),
+    "w_a": (float, "adversarial loss weight"),
+    "w_hint": (float, "extra L1 weight at hinted cells"),
+    "huber_delta": (float, "Huber transition point on 0..1 colors"),
+    "adv_start": (int, "step at which the adversarial term starts"),
+    "vgg_weights": (str, "local torchvision-layout VGG19 state dict (enables the perceptual loss)"),
+    "hint_p_none": (float, "probability of a sample without hints"),
+    "hint_density_min": (float, "lowest point-hint density (fraction of flat 1/4 cells)"),
+    "hint_density_max": (float, "highest point-hint density"),
+    "seed": (int, "random seed"),
+    "device": (str, "cpu or cuda"),
+    "threads": (int, "torch CPU threads"),
+    "workers": (int, "data-loading worker processes"),
+    "log_every": (int, "steps between loss-log lines"),
+    "val_every": (int, "steps between fidelity measurements"),
+    "sample_every": (int, "steps between sample grids"),
+    "ckpt_every": (int, "steps between checkpoints"),
+    "val_size": (int, "validation batch size"),
+}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of ``colorizer train`` (defaults: colorizer.train.config.TrainConfig)."""
+    from colorizer.train.config import TrainConfig
+
+    defaults = TrainConfig()
+    for name, (kind, doc) in _FLAGS.items():
+        # default None: lets --resume tell options given on the command line from defaults.
+        parser.add_argument(f"--{name.replace('_', '-')}", dest=name, type=kind, default=None,
+                            help=f"{doc} (default: {getattr(defaults, name)})")
+    parser.add_argument("--resume", nargs="?", const="auto", default=None, metavar="CKPT",
+                        help="continue from CKPT (default: OUT/last.pt)")
+    parser.add_argument("--finalize", type=Path, metavar="RUN", help="write RUN's generator to --to and stop")
+    parser.add_argument("--to", type=Path, default=Path("models/colorizer-cpu.pt"), help="finalized model file")
+    parser.add_argument("--samples", type=Path, default=Path("docs/images/samples.png"),
+                        help="sample grid written by --finalize")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def _config(args: argparse.Namespace) -> tuple[Any, Path | None]:
+    import torch
+
+    from colorizer.train.config import TrainConfig
+
+    given = {k: getattr(args, k) for k in _FLAGS if getattr(args, k) is not None}
+    resume: Path | None = None
+    base: dict[str, Any] = dataclasses.asdict(TrainConfig())
+    if args.resume:
+        out = Path(given.get("out", base["out"]))
+        resume = out / "last.pt" if args.resume == "auto" else Path(args.resume)
+        if not resume.is_file():
+            raise ValueError(f"--resume: no checkpoint at {resume}")
+        base = torch.load(resume, map_location="cpu", weights_only=False).get("config", base)
+        if "out" not in given and args.resume != "auto":
+            given["out"] = str(resume.parent if resume.name == "last.pt" else resume.parent.parent)
+    return TrainConfig.from_dict({**base, **given}), resume
+
+
+def run(args: argparse.Namespace) -> int:
+    """Entry point of ``colorizer train``."""
+    if args.finalize:
+        from colorizer.train.finalize import finalize
+
+        try:
+            finalize(args.finalize, args.to, args.samples)
+        except (ValueError, FileNotFoundError) as exc:
+            print(f"colorizer train --finalize: {exc}", file=sys.stderr)
+            return 2
+        return 0
+    from colorizer.train.trainer import Trainer
+
+    try:
+        cfg, resume = _config(args)
+        trainer = Trainer(cfg)
+        if resume is not None:
+            trainer.load(resume)
+    except ValueError as exc:
+        print(f"colorizer train: {exc}", file=sys.stderr)
+        return 2
+    trainer.fit(progress=not args.no_progress)
+    return 0

@@ -1,0 +1,276 @@
+"""The training loop: generator and unconditional discriminator, checkpoints, resume, fidelity.
+
+A run folder holds ``last.pt`` (everything needed to resume), ``checkpoints/step_*.pt`` (the
+latest few), ``samples/step_*.png``, ``log.jsonl`` (one JSON object per log line; ``"kind":
+"val"`` lines carry the fidelity figures) and, at the end, ``loss_curve.png``.
+
+Data are addressed by a sample counter: batch k holds samples ``k*B .. k*B+B-1`` of a dataset
+seeded by the config, so a resumed run continues the same stream instead of repeating it.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset, Sampler
+from tqdm import tqdm
+
+from colorizer import checkpoint
+from colorizer.data.dataset import ImageFolderDataset, Sample, SyntheticDataset, fixed_batch
+from colorizer.model import Discriminator, build_generator, count_params
+from colorizer.model.vgg import SGRU_WEIGHTS, VGG19Features
+from colorizer.train import logger
+from colorizer.train.config import TrainConfig
+from colorizer.train.losses import PerceptualLoss, cell_means, d_loss, g_adv_loss, hinted_l1, huber
+from colorizer.train.samples import plot_losses, sample_grid, write_png
+
+#: How many periodic checkpoints to keep besides ``last.pt``.
+KEEP_CHECKPOINTS = 3
+#: Seed offset of the validation stream, so it never overlaps the training stream.
+_VAL_SEED_OFFSET = 1_000_003
+
+
+class _CounterSampler(Sampler[int]):
+    """Indices ``start, start+1, ...`` forever."""
+
+    def __init__(self, start: int) -> None:
+        self.start = start
+
+    def __iter__(self) -> Iterator[int]:
+        i = self.start
+        while True:
+            yield i
+            i += 1
+
+
+def build_dataset(cfg: TrainConfig, seed: int) -> Dataset[Sample]:
+    """The run's dataset: the image folder ``cfg.data``, or synthetic illustrations."""
+    if cfg.data:
+        return ImageFolderDataset(cfg.data, cfg.crop, seed=seed, hint_cfg=cfg.hints())
+    return SyntheticDataset(cfg.crop, seed=seed, hint_cfg=cfg.hints())
+
+
+@torch.no_grad()
+def fidelity(output: torch.Tensor, hint: torch.Tensor, truth: torch.Tensor) -> dict[str, float]:
+    """Mean abs color errors on the 0..255 scale: whole image, at hinted cells, at unhinted cells."""
+    err = torch.abs(output - truth) * 255.0
+    cell_err = torch.abs(cell_means(output) - cell_means(truth)) * 255.0
+    mask = hint[:, 3:4].expand_as(cell_err)
+    hinted = float(cell_err[mask > 0.5].mean()) if bool((mask > 0.5).any()) else float("nan")
+    unhinted = float(cell_err[mask < 0.5].mean()) if bool((mask < 0.5).any()) else float("nan")
+    return {"mae": float(err.mean()), "mae_hinted": hinted, "mae_unhinted": unhinted}
+
+
+class Trainer:
+    """Owns the models, optimizers, data stream and run folder of one training run."""
+
+    def __init__(self, cfg: TrainConfig) -> None:
+        self.cfg = cfg
+        self.out = Path(cfg.out)
+        self.device = torch.device(cfg.device)
+        if self.device.type == "cuda" and not torch.cuda.is_available():
+            raise ValueError("--device cuda was asked for but no CUDA device is available")
+        torch.set_num_threads(cfg.threads)
+        torch.manual_seed(cfg.seed)
+        random.seed(cfg.seed)
+        self.generator = build_generator(cfg.preset).to(self.device)
+        self.discriminator = Discriminator().to(self.device)
+        betas = (cfg.beta1, cfg.beta2)
+        self.opt_g = torch.optim.Adam(self.generator.parameters(), lr=cfg.lr, betas=betas)
+        self.opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=cfg.lr_d or cfg.lr, betas=betas)
+        self.step = 0
+        self.samples_seen = 0
+        self.meta: dict[str, Any] = {
+            "data": cfg.data or "synthetic (colorizer.data.synth, drawn on the fly)",
+            "params": count_params(self.generator),
+            "wall_seconds": 0.0,
+        }
+        self.perceptual: PerceptualLoss | None = None
+        if cfg.vgg_weights and cfg.w_p > 0:
+            vgg = VGG19Features.from_file(cfg.vgg_weights, [k for k in SGRU_WEIGHTS if k != "pixels"])
+            self.perceptual = PerceptualLoss(vgg).to(self.device)
+            self.meta["perceptual"] = f"on (VGG19 weights from {cfg.vgg_weights})"
+        else:
+            why = "no --vgg-weights file given" if cfg.w_p > 0 else "w_p is 0"
+            self.meta["perceptual"] = f"off ({why}; nothing is downloaded)"
+        logger.info("perceptual loss: %s", self.meta["perceptual"])
+        self.dataset = build_dataset(cfg, cfg.seed)
+        val_set = build_dataset(cfg, cfg.seed + _VAL_SEED_OFFSET)
+        self.val_batch = fixed_batch(val_set, range(cfg.val_size))
+
+    # --- one optimisation step -------------------------------------------------------------
+    def train_step(self, batch: Sample) -> dict[str, float]:
+        """One generator (and, after ``adv_start``, discriminator) update; returns the losses."""
+        cfg = self.cfg
+        sketch, hint, truth = (t.to(self.device, non_blocking=True) for t in batch)
+        self.generator.train()
+        output = self.generator(sketch, hint)
+        losses: dict[str, torch.Tensor] = {"huber": huber(output, truth, cfg.huber_delta)}
+        total = cfg.w_h * losses["huber"]
+        if self.perceptual is not None:
+            losses["perceptual"] = self.perceptual(output, truth)
+            total = total + cfg.w_p * losses["perceptual"]
+        if cfg.w_hint > 0:
+            losses["hinted"] = hinted_l1(output, hint)
+            total = total + cfg.w_hint * losses["hinted"]
+        adversarial = cfg.w_a > 0 and self.step >= cfg.adv_start
+        if adversarial:
+            self.discriminator.requires_grad_(False)
+            losses["adv"] = g_adv_loss(self.discriminator(output))
+            total = total + cfg.w_a * losses["adv"]
+        losses["loss_g"] = total
+        self.opt_g.zero_grad(set_to_none=True)
+        total.backward()
+        self.opt_g.step()
+        if adversarial:
+            self.discriminator.requires_grad_(True)
+            loss_d = d_loss(self.discriminator(truth), self.discriminator(output.detach()))
+            self.opt_d.zero_grad(set_to_none=True)
+            loss_d.backward()
+            self.opt_d.step()
+            losses["loss_d"] = loss_d
+        self.step += 1
+        self.samples_seen += sketch.shape[0]
+        return {k: float(v.detach()) for k, v in losses.items()}
+
+    # --- validation, samples -----------------------------------------------------------------
+    @torch.no_grad()
+    def validate(self) -> tuple[dict[str, float], torch.Tensor]:
+        """Fidelity on the fixed validation batch (eval mode) and the outputs."""
+        sketch, hint, truth = (t.to(self.device) for t in self.val_batch)
+        self.generator.eval()
+        output = self.generator(sketch, hint)
+        self.generator.train()
+        return fidelity(output, hint, truth), output
+
+    def write_samples(self, output: torch.Tensor, rows: int = 4) -> Path:
+        """Sample grid of the first validation examples, ``samples/step_N.png``."""
+        sketch, hint, truth = self.val_batch
+        path = self.out / "samples" / f"step_{self.step:07d}.png"
+        write_png(path, sample_grid(sketch[:rows], hint[:rows], output[:rows], truth[:rows]))
+        return path
+
+    # --- checkpoints ---------------------------------------------------------------------------
+    def state(self) -> dict[str, Any]:
+        """The full checkpoint dict (colorizer.checkpoint keys + what ``--resume`` needs)."""
+        payload = checkpoint.generator_payload(self.generator, self.cfg.preset)
+        payload.update(
+            step=self.step,
+            samples_seen=self.samples_seen,
+            config=self.cfg.to_dict(),
+            meta=dict(self.meta),
+            discriminator=self.discriminator.state_dict(),
+            opt_g=self.opt_g.state_dict(),
+            opt_d=self.opt_d.state_dict(),
+            rng={"torch": torch.get_rng_state(), "python": random.getstate(),
+                 "numpy": np.random.get_state()},
+        )
+        return payload
+
+    def save(self) -> Path:
+        """Write ``last.pt`` and ``checkpoints/step_N.pt`` atomically; prune old periodic ones."""
+        ckdir = self.out / "checkpoints"
+        ckdir.mkdir(parents=True, exist_ok=True)
+        state = self.state()
+        path = ckdir / f"step_{self.step:07d}.pt"
+        for target in (path, self.out / "last.pt"):
+            tmp = target.with_suffix(".tmp")
+            torch.save(state, tmp)
+            tmp.replace(target)  # a crash mid-write never leaves a torn checkpoint
+        for old in sorted(ckdir.glob("step_*.pt"))[:-KEEP_CHECKPOINTS]:
+            old.unlink()
+        return path
+
+    def load(self, path: str | Path) -> None:
+        """Restore models, optimizers, counters and RNG states from a checkpoint written by save()."""
+        ckpt = checkpoint.load_checkpoint(path)
+        missing = [k for k in ("discriminator", "opt_g", "opt_d", "step") if k not in ckpt]
+        if missing:
+            raise ValueError(f"{path}: cannot resume from it, it lacks {missing} (a finalized model?)")
+        if ckpt["preset"] != self.cfg.preset:
+            raise ValueError(f"{path}: preset {ckpt['preset']!r} differs from --preset {self.cfg.preset!r}")
+        self.generator.load_state_dict(ckpt["generator"])
+        self.discriminator.load_state_dict(ckpt["discriminator"])
+        self.opt_g.load_state_dict(ckpt["opt_g"])
+        self.opt_d.load_state_dict(ckpt["opt_d"])
+        for opt, lr in ((self.opt_g, self.cfg.lr), (self.opt_d, self.cfg.lr_d or self.cfg.lr)):
+            for group in opt.param_groups:
+                group["lr"] = lr  # a resumed run may change the learning rate on purpose
+        self.step = int(ckpt["step"])
+        self.samples_seen = int(ckpt.get("samples_seen", self.step * self.cfg.batch_size))
+        self.meta.update({k: v for k, v in ckpt.get("meta", {}).items() if k not in ("perceptual",)})
+        rng = ckpt.get("rng", {})
+        if "torch" in rng:
+            torch.set_rng_state(rng["torch"])
+        if "python" in rng:
+            random.setstate(rng["python"])
+        if "numpy" in rng:
+            np.random.set_state(rng["numpy"])
+        logger.info("resumed from %s at step %s", path, self.step)
+
+    # --- the loop ------------------------------------------------------------------------------
+    def _log(self, record: dict[str, Any]) -> None:
+        with (self.out / "log.jsonl").open("a") as f:
+            f.write(json.dumps(record) + "\n")
+
+    def fit(self, progress: bool = True) -> dict[str, float]:
+        """Train until ``cfg.steps`` or the wall budget; checkpoint at the end. Returns last losses."""
+        cfg = self.cfg
+        self.out.mkdir(parents=True, exist_ok=True)
+        (self.out / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2) + "\n")
+        start = time.monotonic()
+        wall_before = float(self.meta.get("wall_seconds", 0.0))
+        deadline = start + cfg.max_minutes * 60 if cfg.max_minutes else None
+        loader = DataLoader(
+            self.dataset, batch_size=cfg.batch_size, sampler=_CounterSampler(self.samples_seen),
+            num_workers=cfg.workers, persistent_workers=False, pin_memory=self.device.type == "cuda",
+        )
+        running: dict[str, float] = {}
+        last: dict[str, float] = {}
+        bar = tqdm(total=cfg.steps, initial=self.step, desc="train", unit="step", disable=not progress,
+                   dynamic_ncols=True)
+        step_at_start = self.step
+        try:
+            for batch in loader:
+                if self.step >= cfg.steps or (deadline is not None and time.monotonic() >= deadline):
+                    break
+                last = self.train_step(batch)
+                for k, v in last.items():  # exponential running mean for the progress bar
+                    running[k] = v if k not in running else 0.95 * running[k] + 0.05 * v
+                bar.update(1)
+                bar.set_postfix({k: f"{v:.4f}" for k, v in running.items()}, refresh=False)
+                if self.step % cfg.log_every == 0:
+                    self._log({"kind": "train", "step": self.step, "time": round(time.monotonic() - start, 2),
+                               **{k: round(v, 6) for k, v in last.items()}})
+                if self.step % cfg.val_every == 0 or self.step % cfg.sample_every == 0:
+                    fid, output = self.validate()
+                    if self.step % cfg.val_every == 0:
+                        self._log({"kind": "val", "step": self.step, **{k: round(v, 3) for k, v in fid.items()}})
+                        logger.info("step %s: val %s", self.step, {k: round(v, 2) for k, v in fid.items()})
+                    if self.step % cfg.sample_every == 0:
+                        self.write_samples(output)
+                if self.step % cfg.ckpt_every == 0:
+                    self.meta["wall_seconds"] = wall_before + time.monotonic() - start
+                    self.save()
+        finally:
+            bar.close()
+        elapsed = time.monotonic() - start
+        self.meta["wall_seconds"] = wall_before + elapsed
+        fid, output = self.validate()
+        self.meta["final_val"] = {k: round(v, 3) for k, v in fid.items()}
+        self.meta["final_train"] = {k: round(v, 6) for k, v in last.items()}
+        self._log({"kind": "val", "step": self.step, **{k: round(v, 3) for k, v in fid.items()}})
+        self.write_samples(output)
+        self.save()
+        if (self.out / "log.jsonl").exists():
+            plot_losses(self.out / "log.jsonl", self.out / "loss_curve.png")
+        rate = (self.step - step_at_start) / elapsed if elapsed > 0 else 0.0
+        logger.info("stopped at step %s after %.1f min (%.2f steps/s); val %s", self.step, elapsed / 60, rate, fid)
+        return last

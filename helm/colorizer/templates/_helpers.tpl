@@ -1,0 +1,189 @@
+{{/* Chart name, truncated to the 63 characters a DNS label allows. */}}
+{{- define "colorizer.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* Full name of the release's objects; component objects append -gateway / -triton. */}}
+{{- define "colorizer.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 50 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 50 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 50 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "colorizer.gateway.fullname" -}}
+{{- printf "%s-gateway" (include "colorizer.fullname" .) }}
+{{- end }}
+
+{{- define "colorizer.triton.fullname" -}}
+{{- printf "%s-triton" (include "colorizer.fullname" .) }}
+{{- end }}
+
+{{- define "colorizer.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* Labels every object carries. */}}
+{{- define "colorizer.labels" -}}
+helm.sh/chart: {{ include "colorizer.chart" . }}
+{{ include "colorizer.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: colorizer
+{{- with .Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
+{{- end }}
+
+{{- define "colorizer.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "colorizer.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{- define "colorizer.gateway.selectorLabels" -}}
+{{ include "colorizer.selectorLabels" . }}
+app.kubernetes.io/component: gateway
+{{- end }}
+
+{{- define "colorizer.triton.selectorLabels" -}}
+{{ include "colorizer.selectorLabels" . }}
+app.kubernetes.io/component: triton
+{{- end }}
+
+{{- define "colorizer.gateway.labels" -}}
+{{ include "colorizer.labels" . }}
+app.kubernetes.io/component: gateway
+{{- end }}
+
+{{- define "colorizer.triton.labels" -}}
+{{ include "colorizer.labels" . }}
+app.kubernetes.io/component: triton
+{{- end }}
+
+{{- define "colorizer.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "colorizer.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- default "default" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{/* repository[@digest|:tag] of an image block; tag defaults to the chart's appVersion. */}}
+{{- define "colorizer.image" -}}
+{{- $img := .image -}}
+{{- if $img.digest }}
+{{- printf "%s@%s" $img.repository $img.digest }}
+{{- else }}
+{{- printf "%s:%s" $img.repository (default .root.Chart.AppVersion $img.tag) }}
+{{- end }}
+{{- end }}
+
+{{/* Pod-level security context shared by every pod; takes a dict with uid and gid. */}}
+{{- define "colorizer.podSecurityContext" -}}
+runAsNonRoot: true
+runAsUser: {{ .uid }}
+runAsGroup: {{ .gid }}
+fsGroup: {{ .gid }}
+fsGroupChangePolicy: OnRootMismatch
+seccompProfile:
+  type: RuntimeDefault
+{{- end }}
+
+{{/* Container-level security context shared by every container. */}}
+{{- define "colorizer.containerSecurityContext" -}}
+runAsNonRoot: true
+runAsUser: {{ .uid }}
+runAsGroup: {{ .gid }}
+allowPrivilegeEscalation: false
+privileged: false
+readOnlyRootFilesystem: true
+capabilities:
+  drop:
+    - ALL
+seccompProfile:
+  type: RuntimeDefault
+{{- end }}
+
+{{/* Gateway termination grace: preStop sleep + drain grace + margin, always > the drain grace. */}}
+{{- define "colorizer.gateway.terminationGracePeriodSeconds" -}}
+{{- $g := .Values.gateway -}}
+{{- add (int $g.preStopSleepSeconds) (int $g.graceSeconds) (max 1 (int $g.terminationMarginSeconds)) }}
+{{- end }}
+
+{{/* host:port of Triton's gRPC endpoint, as the gateway dials it. */}}
+{{- define "colorizer.triton.grpcAddress" -}}
+{{- printf "%s.%s.svc:%d" (include "colorizer.triton.fullname" .) .Release.Namespace (int .Values.triton.ports.grpc) }}
+{{- end }}
+
+{{/* Resources of the gateway container in the current mode. */}}
+{{- define "colorizer.gateway.resources" -}}
+{{- if eq .Values.mode "embedded" }}
+{{- toYaml .Values.gateway.embeddedResources }}
+{{- else }}
+{{- toYaml .Values.gateway.resources }}
+{{- end }}
+{{- end }}
+
+{{/*
+ONNX Runtime intra-op threads: the configured value, or (when "0") the CPU limit rounded up
+(falling back to the request), since ONNX Runtime sizes its pool from the node's cores, not the
+container's quota. "0" stays "0" when no CPU figure is set.
+*/}}
+{{- define "colorizer.gateway.intraOpThreads" -}}
+{{- $configured := toString (default "0" .Values.gateway.config.INTRA_OP_THREADS) -}}
+{{- $res := fromYaml (include "colorizer.gateway.resources" .) -}}
+{{- $cpu := "" -}}
+{{- if and $res.limits $res.limits.cpu }}{{ $cpu = toString $res.limits.cpu }}
+{{- else if and $res.requests $res.requests.cpu }}{{ $cpu = toString $res.requests.cpu }}{{ end -}}
+{{- if and (eq $configured "0") $cpu -}}
+{{- if hasSuffix "m" $cpu -}}
+{{- $milli := int (trimSuffix "m" $cpu) -}}
+{{- max 1 (div (add $milli 999) 1000) -}}
+{{- else -}}
+{{- max 1 (ceil (float64 $cpu)) -}}
+{{- end -}}
+{{- else -}}
+{{- $configured -}}
+{{- end -}}
+{{- end }}
+
+{{/* Where the gateway finds the model repository in embedded mode. */}}
+{{- define "colorizer.gateway.modelRepositoryPath" -}}
+{{- $repo := .Values.modelRepository -}}
+{{- if eq $repo.source "image" }}
+{{- $repo.imagePath }}
+{{- else }}
+{{- $repo.pvc.mountPath }}
+{{- end }}
+{{- end }}
+
+{{/* Triton's --model-repository argument. */}}
+{{- define "colorizer.triton.modelRepository" -}}
+{{- $repo := .Values.modelRepository -}}
+{{- if eq $repo.source "uri" }}
+{{- $repo.uri }}
+{{- else }}
+{{- $repo.pvc.mountPath }}
+{{- end }}
+{{- end }}
+
+{{/* Checks values.schema.json cannot express; fails the render with a clear message. */}}
+{{- define "colorizer.validate" -}}
+{{- $g := .Values.gateway -}}
+{{- if eq (int $g.ports.grpc) (int $g.ports.metrics) }}
+{{- fail "gateway.ports.grpc and gateway.ports.metrics must differ" }}
+{{- end }}
+{{- $t := .Values.triton.ports -}}
+{{- if or (eq (int $t.http) (int $t.grpc)) (eq (int $t.http) (int $t.metrics)) (eq (int $t.grpc) (int $t.metrics)) }}
+{{- fail "triton.ports.http, triton.ports.grpc and triton.ports.metrics must all differ" }}
+{{- end }}
+{{- if and $g.autoscaling.enabled (gt (int $g.autoscaling.minReplicas) (int $g.autoscaling.maxReplicas)) }}
+{{- fail "gateway.autoscaling.minReplicas must not exceed maxReplicas" }}
+{{- end }}
+{{- end }}

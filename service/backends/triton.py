@@ -1,0 +1,131 @@
+"""The ``triton`` backend: a Triton Inference Server reached with tritonclient's grpc.aio client."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from colorizer import contract
+from service.backends.base import F32, Backend, logger
+from service.errors import BackendError, BackendUnavailableError, ColorizerError, DeadlineExceededError
+from service.settings import Settings
+
+#: Longest a readiness probe waits for Triton.
+READY_TIMEOUT_S = 2.0
+
+
+class TritonBackend(Backend):
+    """Sends batches to Triton; readiness is 'server live and model ready'."""
+
+    name = "triton"
+    # Triton queues and batches on its side; a few batches in flight keep its instances busy.
+    max_concurrent_batches = 2
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._client: Any = None
+        self._version = settings.model_version
+
+    @property
+    def model_name(self) -> str:
+        """The model's name on Triton."""
+        return self._settings.model_name
+
+    @property
+    def model_version(self) -> str:
+        """The version Triton reports as ready (the configured one, if set)."""
+        return self._version
+
+    async def start(self) -> None:
+        """Open the channel; Triton being down now only means 'not ready yet'."""
+        import tritonclient.grpc.aio as triton
+
+        keepalive_ms = int(self._settings.keepalive_time_s * 1000)
+        self._client = triton.InferenceServerClient(
+            self._settings.triton_url,
+            channel_args=[
+                ("grpc.max_send_message_length", 2**31 - 1),
+                ("grpc.max_receive_message_length", 2**31 - 1),
+                ("grpc.keepalive_time_ms", keepalive_ms),
+                # Reconnect soon after Triton comes back instead of backing off for minutes.
+                ("grpc.initial_reconnect_backoff_ms", 250),
+                ("grpc.min_reconnect_backoff_ms", 250),
+                ("grpc.max_reconnect_backoff_ms", 2000),
+            ],
+        )
+        if await self.check_ready():
+            logger.info("triton backend: %s model %s ready", self._settings.triton_url, self.model_name)
+        else:
+            logger.warning("triton backend: %s not ready yet; will keep checking", self._settings.triton_url)
+
+    async def close(self) -> None:
+        """Close the channel."""
+        if self._client is not None:
+            await self._client.close()
+            self._client = None
+
+    async def check_ready(self) -> bool:
+        """True when Triton answers live and the model is ready (each call bounded in time)."""
+        from tritonclient.utils import InferenceServerException
+
+        if self._client is None:
+            return False
+        try:
+            ready = bool(
+                await self._client.is_server_live(client_timeout=READY_TIMEOUT_S)
+                and await self._client.is_model_ready(
+                    self.model_name, self._settings.model_version, client_timeout=READY_TIMEOUT_S
+                )
+            )
+            if ready and not self._version:
+                meta = await self._client.get_model_metadata(
+                    self.model_name, self._settings.model_version, client_timeout=READY_TIMEOUT_S
+                )
+                self._version = max(meta.versions, key=lambda v: int(v) if v.isdigit() else -1, default="")
+            return ready
+        except InferenceServerException:
+            return False
+
+    async def infer(self, sketch: F32, hint: F32, *, timeout_s: float | None = None) -> F32:
+        """One Triton inference; the remaining deadline becomes tritonclient's ``client_timeout``."""
+        import tritonclient.grpc.aio as triton
+        from tritonclient.utils import InferenceServerException
+
+        if self._client is None:
+            raise BackendUnavailableError("triton backend not started")
+        inputs = []
+        for spec, array in ((contract.SKETCH, sketch), (contract.HINT, hint)):
+            tensor = triton.InferInput(spec.name, list(array.shape), "FP32")
+            tensor.set_data_from_numpy(np.ascontiguousarray(array, dtype=np.float32))
+            inputs.append(tensor)
+        timeout = (
+            self._settings.triton_timeout_s
+            if timeout_s is None
+            else min(timeout_s, self._settings.triton_timeout_s)
+        )
+        try:
+            result = await self._client.infer(
+                self.model_name,
+                inputs,
+                model_version=self._settings.model_version,
+                outputs=[triton.InferRequestedOutput(contract.COLOR.name)],
+                client_timeout=max(timeout, 0.001),
+            )
+        except InferenceServerException as exc:
+            raise _translate(exc) from None
+        color = result.as_numpy(contract.COLOR.name)
+        if color is None or color.shape[0] != sketch.shape[0]:
+            raise BackendError("triton returned no or a mis-sized 'color' output")
+        return np.asarray(color, dtype=np.float32)
+
+
+def _translate(exc: Any) -> ColorizerError:
+    """One place that turns tritonclient's exception into the gateway's error types."""
+    status = str(exc.status() or "")
+    if status.endswith("UNAVAILABLE"):
+        return BackendUnavailableError(f"model server unavailable: {exc.message()}")
+    if status.endswith("DEADLINE_EXCEEDED"):
+        return DeadlineExceededError("deadline exceeded waiting for triton")
+    logger.error("triton inference failed: %s %s", status, exc.message())
+    return BackendError(f"triton inference failed: {exc.message()}")

@@ -1,0 +1,296 @@
+"""A small Python client for the colorizer.v1 gRPC API.
+
+:class:`ColorizerClient` is an async context manager over ``grpc.aio``: every call has a timeout,
+UNAVAILABLE and RESOURCE_EXHAUSTED are retried with exponential backoff, and every
+``grpc.RpcError`` leaves it as one :class:`ClientError` (one wrapper, :meth:`ColorizerClient._call`).
+:class:`SyncColorizerClient` offers the same calls to code without an event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any, TypeVar
+
+import grpc
+
+from colorizer.imaging.hints_json import HintSet
+from service.grpc_gen.colorizer.v1 import colorizer_pb2 as pb
+from service.grpc_gen.colorizer.v1 import colorizer_pb2_grpc as pb_grpc
+
+logger = logging.getLogger("service.client")
+
+_T = TypeVar("_T")
+
+#: Output formats by name, as the CLI and :class:`ColorizeOptions` spell them.
+FORMATS: dict[str, pb.ImageFormat] = {
+    "png": pb.IMAGE_FORMAT_PNG,
+    "jpeg": pb.IMAGE_FORMAT_JPEG,
+    "webp": pb.IMAGE_FORMAT_WEBP,
+}
+_FORMAT_NAMES = {v: k for k, v in FORMATS.items()} | {pb.IMAGE_FORMAT_UNSPECIFIED: "png"}
+#: File extension written for each output format.
+EXTENSIONS = {"png": ".png", "jpeg": ".jpg", "webp": ".webp"}
+
+
+class ClientError(Exception):
+    """A call to the gateway failed; ``code`` is the gRPC status, ``details`` the server's message."""
+
+    def __init__(self, code: grpc.StatusCode, details: str, method: str) -> None:
+        super().__init__(f"{code.name}: {details}")
+        self.code = code
+        self.details = details
+        self.method = method
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Exponential backoff with full jitter for the status codes worth retrying."""
+
+    #: Tries in all, the first included (1 = no retry).
+    attempts: int = 5
+    initial_backoff_s: float = 0.2
+    max_backoff_s: float = 5.0
+    multiplier: float = 2.0
+    codes: frozenset[grpc.StatusCode] = frozenset(
+        {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.RESOURCE_EXHAUSTED}
+    )
+
+    def backoff(self, attempt: int) -> float:
+        """Seconds to wait before try number ``attempt + 1`` (``attempt`` counts from 1)."""
+        ceiling = min(self.max_backoff_s, self.initial_backoff_s * self.multiplier ** (attempt - 1))
+        # Full jitter spreads the retries of many clients hit by the same overload.
+        return random.uniform(0.5 * ceiling, ceiling)
+
+
+@dataclass(frozen=True)
+class ColorizeOptions:
+    """Per-request options a caller can set (the request's output and sketch mode)."""
+
+    format: str = "png"
+    #: JPEG/WebP quality 1..100; 0 = the server's default.
+    quality: int = 0
+    #: The sketch is a color illustration: extract its lines first.
+    extract_lines: bool = False
+    #: Multiply the original line art over the result.
+    overlay_lines: bool = False
+    #: Return the padded model canvas instead of the original size.
+    model_size: bool = False
+
+    def __post_init__(self) -> None:
+        if self.format not in FORMATS:
+            raise ValueError(f"unknown format {self.format!r}; choose one of {sorted(FORMATS)}")
+
+
+@dataclass(frozen=True)
+class ColorizeResult:
+    """A colored image as the gateway returned it."""
+
+    request_id: str
+    image: bytes
+    format: str
+    width: int
+    height: int
+    model_name: str
+    model_version: str
+    hint_cells: int
+    #: Milliseconds per stage: decode, preprocess, queue, inference, postprocess, total.
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+    @classmethod
+    def from_proto(cls, r: pb.ColorizeResponse) -> ColorizeResult:
+        """Convert a ``ColorizeResponse``."""
+        t = r.timings
+        return cls(
+            request_id=r.request_id,
+            image=r.image,
+            format=_FORMAT_NAMES.get(r.format, "png"),
+            width=r.width,
+            height=r.height,
+            model_name=r.model_name,
+            model_version=r.model_version,
+            hint_cells=r.hint_cells,
+            timings_ms={
+                "decode": t.decode_ms,
+                "preprocess": t.preprocess_ms,
+                "queue": t.queue_ms,
+                "inference": t.inference_ms,
+                "postprocess": t.postprocess_ms,
+                "total": t.total_ms,
+            },
+        )
+
+
+def build_request(
+    sketch: bytes,
+    hints: HintSet | None = None,
+    *,
+    hint_image: bytes = b"",
+    options: ColorizeOptions | None = None,
+    request_id: str = "",
+) -> pb.ColorizeRequest:
+    """A ``ColorizeRequest`` for encoded ``sketch`` bytes with point/stroke hints and options."""
+    hints = hints or HintSet()
+    options = options or ColorizeOptions()
+    return pb.ColorizeRequest(
+        request_id=request_id,
+        sketch=sketch,
+        sketch_mode=pb.SKETCH_MODE_EXTRACT if options.extract_lines else pb.SKETCH_MODE_LINES,
+        points=[pb.PointHint(x=p.x, y=p.y, color=_color(p.rgb), radius=p.radius) for p in hints.points],
+        strokes=[
+            pb.StrokeHint(
+                points=[pb.Point(x=x, y=y) for x, y in s.points], width=s.width, color=_color(s.rgb)
+            )
+            for s in hints.strokes
+        ],
+        hint_image=hint_image,
+        output=pb.OutputOptions(
+            format=FORMATS[options.format],
+            quality=options.quality,
+            size=pb.OUTPUT_SIZE_MODEL if options.model_size else pb.OUTPUT_SIZE_ORIGINAL,
+            overlay_lines=options.overlay_lines,
+        ),
+    )
+
+
+def _color(rgb: tuple[int, int, int]) -> pb.Color:
+    return pb.Color(r=rgb[0], g=rgb[1], b=rgb[2])
+
+
+class ColorizerClient:
+    """Async client for one gateway address (``host:port``); use as ``async with``."""
+
+    def __init__(
+        self,
+        address: str,
+        *,
+        timeout_s: float = 60.0,
+        retry: RetryPolicy | None = None,
+        max_message_bytes: int = 64 * 2**20,
+    ) -> None:
+        self.address = address
+        self.timeout_s = timeout_s
+        self.retry = retry or RetryPolicy()
+        self._channel = grpc.aio.insecure_channel(
+            address,
+            options=[
+                ("grpc.max_receive_message_length", max_message_bytes),
+                ("grpc.max_send_message_length", max_message_bytes),
+            ],
+        )
+        self._stub = pb_grpc.ColorizerStub(self._channel)
+
+    async def __aenter__(self) -> ColorizerClient:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        """Close the channel (in-flight calls are cancelled)."""
+        await self._channel.close()
+
+    async def wait_ready(self, timeout_s: float | None = None) -> None:
+        """Wait until the channel is connected; :class:`ClientError` UNAVAILABLE after the timeout."""
+        try:
+            await asyncio.wait_for(self._channel.channel_ready(), timeout_s or self.timeout_s)
+        except asyncio.TimeoutError:
+            raise ClientError(
+                grpc.StatusCode.UNAVAILABLE, f"no gateway answered at {self.address}", "connect"
+            ) from None
+
+    async def colorize(
+        self, request: pb.ColorizeRequest, *, timeout_s: float | None = None
+    ) -> ColorizeResult:
+        """Color one sketch (``request`` from :func:`build_request`)."""
+        response = await self._call("Colorize", lambda t: self._stub.Colorize(request, timeout=t), timeout_s)
+        return ColorizeResult.from_proto(response)
+
+    async def model_info(self, *, timeout_s: float | None = None) -> pb.ModelInfo:
+        """The served model's name, version, input size and the gateway's limits."""
+        return await self._call(
+            "GetModelInfo", lambda t: self._stub.GetModelInfo(pb.GetModelInfoRequest(), timeout=t), timeout_s
+        )
+
+    async def colorize_stream(
+        self, requests: Iterable[pb.ColorizeRequest], *, timeout_s: float | None = None
+    ) -> AsyncIterator[pb.ColorizeStreamResponse]:
+        """Send ``requests`` on one stream; yield each response as it completes (not retried).
+
+        ``timeout_s`` bounds the whole stream. Per-item failures arrive as responses with
+        ``error`` set; a failure of the stream itself raises :class:`ClientError`.
+        """
+        call = self._stub.ColorizeStream(iter(requests), timeout=timeout_s or self.timeout_s)
+        try:
+            async for response in call:
+                yield response
+        except grpc.RpcError as exc:
+            raise _client_error(exc, "ColorizeStream") from None
+
+    async def _call(
+        self, method: str, invoke: Callable[[float], Awaitable[_T]], timeout_s: float | None
+    ) -> _T:
+        """Run ``invoke(timeout)`` with retries; the one place RpcError becomes ClientError."""
+        timeout = timeout_s or self.timeout_s
+        attempt = 1
+        while True:
+            try:
+                return await invoke(timeout)
+            except grpc.RpcError as exc:
+                error = _client_error(exc, method)
+            if error.code not in self.retry.codes or attempt >= self.retry.attempts:
+                raise error
+            delay = self.retry.backoff(attempt)
+            logger.debug("%s failed with %s; retry %d in %.2f s", method, error.code.name, attempt, delay)
+            await asyncio.sleep(delay)
+            attempt += 1
+
+
+def _client_error(exc: grpc.RpcError, method: str) -> ClientError:
+    code = exc.code() if hasattr(exc, "code") else grpc.StatusCode.UNKNOWN
+    details = exc.details() if hasattr(exc, "details") else str(exc)
+    return ClientError(code or grpc.StatusCode.UNKNOWN, details or "", method)
+
+
+class SyncColorizerClient:
+    """Blocking wrapper of :class:`ColorizerClient` for scripts without an event loop."""
+
+    def __init__(self, address: str, **kwargs: Any) -> None:
+        self._loop = asyncio.new_event_loop()
+        # The grpc.aio channel binds to the loop it is created on, so it is created on ours.
+        self._client: ColorizerClient = self._run(self._make(address, kwargs))
+
+    @staticmethod
+    async def _make(address: str, kwargs: dict[str, Any]) -> ColorizerClient:
+        return ColorizerClient(address, **kwargs)
+
+    def _run(self, coro: Awaitable[_T]) -> _T:
+        return self._loop.run_until_complete(coro)
+
+    def __enter__(self) -> SyncColorizerClient:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the channel and the private event loop."""
+        if not self._loop.is_closed():
+            self._run(self._client.close())
+            self._loop.close()
+
+    def colorize(self, request: pb.ColorizeRequest, *, timeout_s: float | None = None) -> ColorizeResult:
+        """See :meth:`ColorizerClient.colorize`."""
+        return self._run(self._client.colorize(request, timeout_s=timeout_s))
+
+    def model_info(self, *, timeout_s: float | None = None) -> pb.ModelInfo:
+        """See :meth:`ColorizerClient.model_info`."""
+        return self._run(self._client.model_info(timeout_s=timeout_s))

@@ -1,0 +1,276 @@
+"""The transport-agnostic request handler: decode -> preprocess -> batch -> infer -> postprocess.
+
+Image work runs in a thread pool (never on the event loop); inference goes through the
+micro-batcher to the backend. Each stage is timed, for the response and for the metrics.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Literal, TypeVar
+
+import numpy as np
+
+from colorizer import contract, encoding, imaging
+from service.backends.base import F32, Backend
+from service.batching import MicroBatcher
+from service.errors import (
+    Code,
+    ColorizerError,
+    DeadlineExceededError,
+    InvalidInputError,
+    as_colorizer_error,
+)
+from service.logging import request_id
+from service.metrics import Metrics
+from service.settings import Settings
+
+logger = logging.getLogger("service")
+
+ImageFormat = Literal["png", "jpeg", "webp"]
+_R = TypeVar("_R")
+
+
+@dataclass(frozen=True)
+class OutputOptions:
+    """How the colored image is returned."""
+
+    format: ImageFormat = "png"
+    #: JPEG/WebP quality 1..100; 0 = the encoder's default.
+    quality: int = 0
+    #: Return the padded model canvas instead of the original size.
+    model_size: bool = False
+    #: Multiply the original line art over the result.
+    overlay_lines: bool = False
+
+
+@dataclass(frozen=True)
+class ColorizeInput:
+    """One image to colorize, as the pipeline takes it (no protobuf)."""
+
+    request_id: str
+    sketch: bytes
+    extract_lines: bool = False
+    points: Sequence[imaging.PointHint] = ()
+    strokes: Sequence[imaging.StrokeHint] = ()
+    hint_image: bytes = b""
+    output: OutputOptions = field(default_factory=OutputOptions)
+    #: ``time.monotonic()`` after which the result is no longer wanted.
+    deadline: float | None = None
+
+
+@dataclass(frozen=True)
+class ColorizeOutput:
+    """The colored image and how it was made."""
+
+    request_id: str
+    image: bytes
+    format: ImageFormat
+    width: int
+    height: int
+    model_name: str
+    model_version: str
+    #: Seconds per stage (keys: decode, preprocess, queue, inference, postprocess, total).
+    timings: dict[str, float]
+    hint_cells: int
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What the gateway serves and accepts."""
+
+    model_name: str
+    model_version: str
+    input_size: int
+    size_multiple: int
+    hint_scale: int
+    backend: str
+    max_batch_size: int
+    limits: imaging.InputLimits
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    gray: np.ndarray
+    fitted: np.ndarray
+    canvas: imaging.Canvas
+    sketch: F32
+    hint: F32
+    hint_cells: int
+
+
+# A batch item: sketch [1,H,W], hint [4,h,w], deadline.
+_Payload = tuple[F32, F32, "float | None"]
+
+
+class Pipeline:
+    """Colorizes :class:`ColorizeInput` items; shared by every RPC of one server."""
+
+    def __init__(self, settings: Settings, backend: Backend, metrics: Metrics) -> None:
+        self._settings = settings
+        self._backend = backend
+        self._metrics = metrics
+        self._limits = settings.limits()
+        self._executor: concurrent.futures.ThreadPoolExecutor | None = None
+        if settings.batch_in_gateway():
+            size, wait_s = settings.max_batch_size, settings.max_wait_ms / 1000
+            concurrency = backend.max_concurrent_batches
+        else:
+            # One item per call, many calls at once: the backend (Triton's dynamic batcher) batches.
+            size, wait_s = 1, 0.0
+            concurrency = backend.max_concurrent_batches * settings.max_batch_size
+        self._batcher: MicroBatcher[_Payload, F32] = MicroBatcher(
+            self._run_batch,
+            max_batch_size=size,
+            max_wait_s=wait_s,
+            max_queue=settings.max_queue,
+            max_concurrent_batches=concurrency,
+            on_batch=metrics.batch_size.observe,
+        )
+
+    async def start(self) -> None:
+        """Start the image threads and the batcher."""
+        self._executor = concurrent.futures.ThreadPoolExecutor(
+            self._settings.worker_threads(), thread_name_prefix="image"
+        )
+        await self._batcher.start()
+        self._metrics.track_queue_depth(lambda: self._batcher.depth)
+
+    async def stop(self) -> None:
+        """Finish running batches, fail queued items, stop the threads."""
+        await self._batcher.stop()
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+            self._executor = None
+
+    def model_info(self) -> ModelInfo:
+        """The served model and the limits, from the settings and the backend."""
+        return ModelInfo(
+            model_name=self._backend.model_name,
+            model_version=self._backend.model_version,
+            input_size=self._settings.input_size,
+            size_multiple=contract.STRIDE,
+            hint_scale=contract.HINT_SCALE,
+            backend=self._backend.name,
+            max_batch_size=self._settings.max_batch_size,
+            limits=self._limits,
+        )
+
+    async def colorize(self, item: ColorizeInput) -> ColorizeOutput:
+        """Colorize one image; raises only :class:`ColorizerError` (with a client-safe message)."""
+        request_id.set(item.request_id)  # the log lines of this item carry its id
+        try:
+            result = await self._colorize(item)
+        except asyncio.CancelledError:
+            self._metrics.items.labels(code=Code.CANCELLED.name).inc()
+            raise
+        except Exception as exc:
+            error = as_colorizer_error(exc)
+            if error is not exc and not isinstance(exc, imaging.ImageInputError):
+                logger.exception("unexpected error colorizing %s", item.request_id)
+            self._metrics.items.labels(code=error.code.name).inc()
+            raise error from exc
+        self._metrics.items.labels(code=Code.OK.name).inc()
+        self._metrics.observe_stages(result.timings)
+        return result
+
+    async def _colorize(self, item: ColorizeInput) -> ColorizeOutput:
+        started = time.monotonic()
+        _check_output(item.output)
+        timings: dict[str, float] = {}
+
+        mark = time.monotonic()
+        gray, hint_rgba = await self._in_thread(self._decode, item)
+        timings["decode"] = time.monotonic() - mark
+
+        mark = time.monotonic()
+        prepared = await self._in_thread(self._preprocess, item, gray, hint_rgba)
+        timings["preprocess"] = time.monotonic() - mark
+
+        if item.deadline is not None and time.monotonic() >= item.deadline:
+            raise DeadlineExceededError("deadline exceeded before inference")
+        done = await self._batcher.submit(
+            (prepared.sketch, prepared.hint, item.deadline), deadline=item.deadline
+        )
+        timings["queue"] = done.queue_s
+        timings["inference"] = done.run_s
+
+        mark = time.monotonic()
+        image, width, height = await self._in_thread(self._postprocess, done.value, prepared, item.output)
+        timings["postprocess"] = time.monotonic() - mark
+        timings["total"] = time.monotonic() - started
+        logger.debug(
+            "colorized %dx%d in %.1f ms (batch of %d)",
+            width,
+            height,
+            timings["total"] * 1000,
+            done.batch_size,
+        )
+        return ColorizeOutput(
+            request_id=item.request_id,
+            image=image,
+            format=item.output.format,
+            width=width,
+            height=height,
+            model_name=self._backend.model_name,
+            model_version=self._backend.model_version,
+            timings=timings,
+            hint_cells=prepared.hint_cells,
+        )
+
+    async def _in_thread(self, fn: Callable[..., _R], *args: object) -> _R:
+        if self._executor is None:
+            raise ColorizerError("pipeline not started")
+        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+
+    def _decode(self, item: ColorizeInput) -> tuple[np.ndarray, np.ndarray | None]:
+        gray = imaging.decode_sketch(item.sketch, self._limits, extract=item.extract_lines)
+        hint_rgba = (
+            imaging.decode_hint_image(item.hint_image, (gray.shape[0], gray.shape[1]), self._limits)
+            if item.hint_image
+            else None
+        )
+        return gray, hint_rgba
+
+    def _preprocess(self, item: ColorizeInput, gray: np.ndarray, hint_rgba: np.ndarray | None) -> _Prepared:
+        fitted, canvas = imaging.fit_sketch(gray, self._settings.input_size)
+        hint, cells = imaging.build_hint_map(canvas, item.points, item.strokes, hint_rgba, self._limits)
+        return _Prepared(gray, fitted, canvas, encoding.encode_sketch(fitted), hint, cells)
+
+    def _postprocess(self, color: F32, prepared: _Prepared, output: OutputOptions) -> tuple[bytes, int, int]:
+        rgb = encoding.decode_color(color)
+        lines = prepared.fitted
+        if not output.model_size:
+            rgb = imaging.restore_size(rgb, prepared.canvas)
+            lines = prepared.gray
+        if output.overlay_lines:
+            rgb = imaging.overlay_lines(rgb, lines)
+        return imaging.encode_image(rgb, output.format, output.quality), rgb.shape[1], rgb.shape[0]
+
+    async def _run_batch(self, items: list[_Payload]) -> list[F32]:
+        sketch = np.stack([s for s, _, _ in items])
+        hint = np.stack([h for _, h, _ in items])
+        deadlines = [d for _, _, d in items]
+        # The batch may run until its latest item's deadline; earlier ones were checked already.
+        timeout = None if None in deadlines else max(d for d in deadlines if d is not None) - time.monotonic()
+        try:
+            color = await self._backend.infer(sketch, hint, timeout_s=timeout)
+        except ColorizerError as exc:
+            self._metrics.backend_errors.labels(kind=exc.code.name).inc()
+            raise
+        except Exception:
+            self._metrics.backend_errors.labels(kind=Code.INTERNAL.name).inc()
+            raise
+        return list(color)
+
+
+def _check_output(output: OutputOptions) -> None:
+    if output.format not in ("png", "jpeg", "webp"):
+        raise InvalidInputError(f"output.format {output.format!r} is not one of png, jpeg, webp")
+    if not 0 <= output.quality <= 100:
+        raise InvalidInputError(f"output.quality={output.quality} is outside 0..100")

@@ -1,0 +1,191 @@
+"""The gateway process: gRPC server, health, reflection, metrics endpoint, graceful shutdown.
+
+``serve(settings)`` runs it until SIGTERM/SIGINT; ``running_server(settings)`` runs it inside
+another program (the CLI's local mode, tests) and yields the address to dial.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import AsyncIterator
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from service.backends import Backend, create_backend
+from service.grpc_gen.colorizer.v1 import colorizer_pb2, colorizer_pb2_grpc
+from service.interceptors import MetricsInterceptor, RequestIdInterceptor
+from service.metrics import Metrics, MetricsServer, create_metrics
+from service.pipeline import Pipeline
+from service.servicer import ColorizerServicer
+from service.settings import Settings
+
+logger = logging.getLogger("service")
+
+#: The Colorizer service's full name, as health checks and reflection list it.
+SERVICE_NAME = colorizer_pb2.DESCRIPTOR.services_by_name["Colorizer"].full_name
+
+
+class Gateway:
+    """One running gateway: backend, pipeline, gRPC server and metrics endpoint."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.metrics: Metrics = create_metrics(settings.max_batch_size)
+        self.backend: Backend = create_backend(settings)
+        self.pipeline = Pipeline(settings, self.backend, self.metrics)
+        self._server: grpc.aio.Server | None = None
+        self._health: health.aio.HealthServicer | None = None
+        self._metrics_server = MetricsServer(self.metrics, settings.host, settings.metrics_port)
+        self._watcher: asyncio.Task[None] | None = None
+        self._port = settings.port
+        self._ready: bool | None = None
+
+    @property
+    def port(self) -> int:
+        """The bound gRPC port."""
+        return self._port
+
+    @property
+    def address(self) -> str:
+        """``host:port`` a local client dials."""
+        host = self.settings.host
+        return f"{'127.0.0.1' if host in ('0.0.0.0', '::', '') else host}:{self._port}"
+
+    @property
+    def metrics_port(self) -> int:
+        """The bound metrics HTTP port."""
+        return self._metrics_server.port
+
+    async def start(self) -> None:
+        """Load the backend, bind the ports and start serving (all undone if a step fails)."""
+        try:
+            await self._start()
+        except BaseException:
+            await self.stop(0)
+            raise
+
+    async def _start(self) -> None:
+        s = self.settings
+        await self.backend.start()
+        await self.pipeline.start()
+        self._health = health.aio.HealthServicer()
+        server = grpc.aio.server(
+            interceptors=[RequestIdInterceptor(), MetricsInterceptor(self.metrics)],
+            options=[
+                ("grpc.max_receive_message_length", s.max_message_bytes),
+                ("grpc.max_send_message_length", s.max_message_bytes),
+                ("grpc.keepalive_time_ms", int(s.keepalive_time_s * 1000)),
+                ("grpc.keepalive_timeout_ms", 20_000),
+                # Accept client keepalive pings as often as we send ours.
+                ("grpc.http2.min_recv_ping_interval_without_data_ms", int(s.keepalive_time_s * 1000)),
+                # A second server on a busy port must fail, not share it silently.
+                ("grpc.so_reuseport", 0),
+            ],
+        )
+        colorizer_pb2_grpc.add_ColorizerServicer_to_server(
+            ColorizerServicer(self.pipeline, s.stream_concurrency), server
+        )
+        health_pb2_grpc.add_HealthServicer_to_server(self._health, server)
+        reflection.enable_server_reflection(
+            (
+                SERVICE_NAME,
+                health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+                reflection.SERVICE_NAME,
+            ),
+            server,
+        )
+        self._port = server.add_insecure_port(f"{s.host}:{s.port}")
+        if not self._port:
+            raise OSError(f"cannot bind gRPC port {s.host}:{s.port}")
+        self._server = server
+        await self._update_health()
+        await server.start()
+        self._metrics_server.start()
+        self._watcher = asyncio.create_task(self._watch_backend(), name="backend-readiness")
+        logger.info(
+            "gateway serving on %s:%d (backend %s, metrics on :%d)",
+            s.host,
+            self._port,
+            self.backend.name,
+            self.metrics_port,
+        )
+
+    async def stop(self, grace: float | None = None) -> None:
+        """Stop in order: health NOT_SERVING, drain in-flight calls for ``grace`` s, release."""
+        if self._watcher is not None:
+            self._watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watcher
+            self._watcher = None
+        if self._health is not None:
+            await self._health.enter_graceful_shutdown()
+        if self._server is not None:
+            await self._server.stop(grace)  # refuses new calls, lets running ones finish
+            self._server = None
+        await self.pipeline.stop()
+        await self.backend.close()
+        self._metrics_server.stop()
+        logger.info("gateway stopped")
+
+    async def wait_for_termination(self) -> None:
+        """Return when the gRPC server has stopped."""
+        if self._server is not None:
+            await self._server.wait_for_termination()
+
+    async def _update_health(self) -> None:
+        try:
+            ready = await self.backend.check_ready()
+        except Exception:
+            logger.exception("backend readiness check failed")
+            ready = False
+        self.metrics.backend_ready.set(1 if ready else 0)
+        if ready != self._ready and self._health is not None:
+            status = (
+                health_pb2.HealthCheckResponse.SERVING
+                if ready
+                else health_pb2.HealthCheckResponse.NOT_SERVING
+            )
+            for name in ("", SERVICE_NAME):
+                await self._health.set(name, status)
+            if self._ready is not None:
+                log = logger.info if ready else logger.warning
+                log("backend %s is %s", self.backend.name, "ready" if ready else "NOT ready")
+            self._ready = ready
+
+    async def _watch_backend(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.readiness_poll_s)
+            await self._update_health()
+
+
+@contextlib.asynccontextmanager
+async def running_server(settings: Settings) -> AsyncIterator[str]:
+    """Run a gateway for the duration of the block; yields the ``host:port`` to dial."""
+    gateway = Gateway(settings)
+    await gateway.start()
+    try:
+        yield gateway.address
+    finally:
+        await gateway.stop(settings.grace_s)
+
+
+async def serve(settings: Settings) -> None:
+    """Run the gateway until SIGTERM or SIGINT, then shut it down gracefully."""
+    gateway = Gateway(settings)
+    await gateway.start()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+        logger.info("signal received: draining for up to %.1f s", settings.grace_s)
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
+        await gateway.stop(settings.grace_s)

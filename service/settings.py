@@ -1,0 +1,145 @@
+"""The gateway's configuration: one pydantic-settings object, read from ``COLORIZER_*`` env vars.
+
+``colorizer serve`` builds it once (flags override the environment) and passes it down; nothing
+else in the service reads the environment.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from colorizer import contract
+from colorizer.imaging import InputLimits
+
+_DEFAULT_LIMITS = InputLimits()
+
+
+class Settings(BaseSettings):
+    """Everything the gateway can be told; each field is the env var ``COLORIZER_<FIELD>``."""
+
+    model_config = SettingsConfigDict(env_prefix="COLORIZER_", protected_namespaces=(), extra="ignore")
+
+    host: str = Field("0.0.0.0", description="Address the gRPC server (and the metrics server) bind to.")
+    port: int = Field(
+        50051,
+        ge=0,
+        le=65535,
+        description="gRPC port (Colorizer API, grpc.health.v1, reflection); 0 picks a free port.",
+    )
+    metrics_port: int = Field(
+        9090, ge=0, le=65535, description="Prometheus /metrics HTTP port; 0 picks a free port."
+    )
+    backend: Literal["embedded", "triton"] = Field(
+        "embedded",
+        description="Where the model runs: 'embedded' (ONNX Runtime in-process) or 'triton' "
+        "(a Triton server).",
+    )
+    model_repository: Path = Field(
+        Path("model_repository"),
+        description="Triton-layout model repository; the embedded backend loads "
+        "<name>/<version>/model.onnx from it.",
+    )
+    model_name: str = Field(contract.MODEL_NAME, description="Model name in the repository / on Triton.")
+    model_version: str = Field("", description="Model version to serve; empty = the highest numeric version.")
+    triton_url: str = Field(
+        "localhost:8001", description="Triton's gRPC address (host:port), backend=triton."
+    )
+    triton_timeout_s: float = Field(
+        30.0, gt=0, description="Longest a Triton inference may take when the client set no deadline."
+    )
+    readiness_poll_s: float = Field(
+        1.0, gt=0, description="How often backend readiness is re-checked for the health service."
+    )
+    gateway_batching: Literal["auto", "on", "off"] = Field(
+        "auto",
+        description="Micro-batch in the gateway: 'auto' = on for embedded, off for triton "
+        "(Triton's dynamic batcher batches; measured in docs), or force 'on'/'off'.",
+    )
+    input_size: int = Field(
+        contract.DEFAULT_SIZE,
+        gt=0,
+        description=f"Square model canvas side in pixels (a multiple of {contract.STRIDE}).",
+    )
+    max_batch_size: int = Field(8, ge=1, description="Largest batch the gateway sends to the model.")
+    max_wait_ms: float = Field(5.0, ge=0, description="Longest a request waits for others to fill a batch.")
+    max_queue: int = Field(
+        64, ge=1, description="Requests waiting for the model beyond which new ones get RESOURCE_EXHAUSTED."
+    )
+    stream_concurrency: int = Field(
+        16, ge=1, description="Items of one ColorizeStream call processed at the same time."
+    )
+    workers: int = Field(0, ge=0, description="Threads for image decoding/encoding; 0 = number of cores.")
+    intra_op_threads: int = Field(0, ge=0, description="ONNX Runtime intra-op threads; 0 = number of cores.")
+    grace_s: float = Field(
+        10.0, ge=0, description="On SIGTERM/SIGINT, how long in-flight requests may take to finish."
+    )
+    max_message_bytes: int = Field(
+        32 * 2**20, ge=1024, description="Largest gRPC message received or sent, in bytes."
+    )
+    keepalive_time_s: float = Field(30.0, gt=0, description="Interval of gRPC keepalive pings to clients.")
+    max_sketch_bytes: int = Field(
+        _DEFAULT_LIMITS.max_sketch_bytes, ge=1, description="Largest encoded sketch accepted, in bytes."
+    )
+    max_sketch_pixels: int = Field(
+        _DEFAULT_LIMITS.max_sketch_pixels,
+        ge=1,
+        description="Largest sketch accepted, in pixels (width x height).",
+    )
+    max_points: int = Field(_DEFAULT_LIMITS.max_points, ge=0, description="Most point hints per request.")
+    max_strokes: int = Field(_DEFAULT_LIMITS.max_strokes, ge=0, description="Most stroke hints per request.")
+    max_stroke_points: int = Field(
+        _DEFAULT_LIMITS.max_stroke_points, ge=1, description="Most points in one stroke hint."
+    )
+    max_hint_image_bytes: int = Field(
+        _DEFAULT_LIMITS.max_hint_image_bytes,
+        ge=1,
+        description="Largest encoded hint image accepted, in bytes.",
+    )
+    log_level: str = Field("INFO", description="Log level: DEBUG, INFO, WARNING, ERROR.")
+    log_format: Literal["text", "json"] = Field(
+        "text", description="Log lines as plain text or one JSON object each."
+    )
+
+    @field_validator("input_size")
+    @classmethod
+    def _check_input_size(cls, value: int) -> int:
+        contract.check_size(value, value)
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _check_log_level(cls, value: str) -> str:
+        value = value.upper()
+        if value not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+            raise ValueError(f"unknown log level {value!r}")
+        return value
+
+    def limits(self) -> InputLimits:
+        """The input limits, in the form the imaging library takes."""
+        return InputLimits(
+            max_sketch_bytes=self.max_sketch_bytes,
+            max_sketch_pixels=self.max_sketch_pixels,
+            max_points=self.max_points,
+            max_strokes=self.max_strokes,
+            max_stroke_points=self.max_stroke_points,
+            max_hint_image_bytes=self.max_hint_image_bytes,
+        )
+
+    def worker_threads(self) -> int:
+        """Image thread-pool size, with 0 resolved to the number of cores."""
+        return self.workers or (os.cpu_count() or 1)
+
+    def intra_op(self) -> int:
+        """ONNX Runtime intra-op threads, with 0 resolved to the number of cores."""
+        return self.intra_op_threads or (os.cpu_count() or 1)
+
+    def batch_in_gateway(self) -> bool:
+        """Whether the gateway micro-batches, with 'auto' resolved per backend."""
+        if self.gateway_batching == "auto":
+            return self.backend == "embedded"
+        return self.gateway_batching == "on"

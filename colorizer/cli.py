@@ -23,6 +23,10 @@ COMMANDS: dict[str, str] = {
     "colorize": "service.client.colorize_cmd",
     "batch": "service.client.batch_cmd",
     "demo": "service.demo_cmd",
+    "eval": "colorizer.eval.eval_cmd",
+    "bench": "bench.bench_cmd",
+    "fuzz": "bench.fuzz_cmd",
+    "soak": "bench.soak_cmd",
 }
 
 

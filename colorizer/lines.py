@@ -4,13 +4,15 @@ Method: per-channel *dilate-absdiff*, the classic trick for pulling line art out
 A gray-scale dilation replaces every pixel by the brightest value in its 5x5 neighbourhood; where
 a pixel is darker than a neighbour within 2 px (the dark side of every edge, and the whole width of
 an outline up to 4 px wide) ``dilate(x) - x`` is large, while flat fills give zero. (A 3x3 kernel,
-the textbook choice, leaves outlines wider than 2 px hollow; 5x5 keeps them solid, and the width of
-drawn lines is unchanged because the bright side of an edge never differs from its dilation.) Taking the maximum of that
-difference over R, G and B also catches borders between colors of equal brightness, which a
-gray-scale version misses. Small differences (JPEG noise, soft gradients) are dropped below
-``floor`` and the rest is stretched so that a black outline on white paper maps to pure 0:
+the textbook choice, leaves outlines wider than 2 px hollow; 5x5 plus a 3x3 morphological closing
+of the result keeps them solid up to about 6 px, and the width of drawn lines is unchanged because
+the bright side of an edge never differs from its dilation.)
+Taking the maximum of that difference over R, G and B also catches borders between colors of
+equal brightness, which a gray-scale version misses. Small differences (JPEG noise, soft
+gradients) are dropped below ``floor`` and the rest is stretched so that a black outline on white
+paper maps to pure 0:
 
-    strength = max_c(dilate(img_c) - img_c)              # 0..255
+    strength = close3x3(max_c(dilate5x5(img_c) - img_c))   # 0..255
     lines    = 255 - clip((strength - floor) * 255 / (255 - floor - knee), 0, 255)
 
 The result is gray uint8, dark lines (0) on white paper (255), the same size as the input. It is
@@ -32,6 +34,7 @@ DEFAULT_FLOOR = 12
 DEFAULT_KNEE = 96
 
 _KERNEL = np.ones((5, 5), np.uint8)
+_CLOSE = np.ones((3, 3), np.uint8)
 
 
 def extract_lines(image: U8, *, floor: int = DEFAULT_FLOOR, knee: int = DEFAULT_KNEE) -> U8:
@@ -50,7 +53,8 @@ def extract_lines(image: U8, *, floor: int = DEFAULT_FLOOR, knee: int = DEFAULT_
     strength = cv2.absdiff(cv2.dilate(img, _KERNEL), img)
     if strength.ndim == 3:
         strength = strength.max(axis=2)
+    strength = cv2.morphologyEx(np.ascontiguousarray(strength), cv2.MORPH_CLOSE, _CLOSE)
     # One lookup table does the floor, the stretch and the inversion in a single pass.
     ramp = (np.arange(256, dtype=np.float32) - floor) * (255.0 / (255 - floor - knee))
     lut = (255.0 - np.clip(ramp, 0.0, 255.0) + 0.5).astype(np.uint8)
-    return cv2.LUT(np.ascontiguousarray(strength), lut)
+    return np.asarray(cv2.LUT(np.ascontiguousarray(strength), lut), dtype=np.uint8)

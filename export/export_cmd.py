@@ -22,6 +22,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Export, check, and print the figures."""
+    import logging
+    import warnings
+
+    # The exporter's optimizer logs every rewrite at INFO, and torch warns about its own internals.
+    for name in ("onnx_ir", "onnxscript"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    warnings.filterwarnings("ignore", message=".*axis name.*will not be used")
     from export.onnx_export import ParityError
     from export.pipeline import export_checkpoint
     from export.repository import BatchingPolicy

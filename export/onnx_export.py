@@ -187,8 +187,10 @@ def check_parity(
     width: int = contract.DEFAULT_SIZE,
     tolerance: float = FP32_TOLERANCE,
 ) -> ParityResult:
-    """Run PyTorch and ONNX Runtime on the same random inputs; raise :class:`ParityError` if
-    the maximum absolute difference exceeds ``tolerance`` at any batch size."""
+    """Run PyTorch and ONNX Runtime on the same random inputs, per batch size.
+
+    Raises :class:`ParityError` if the maximum absolute difference exceeds ``tolerance``.
+    """
     import torch
 
     session = onnx_session(onnx_path)
@@ -196,7 +198,8 @@ def check_parity(
     for batch in batch_sizes:
         feeds = sample_inputs(batch, height, width, seed=batch)
         with torch.no_grad():
-            expected = generator.eval()(*(torch.from_numpy(feeds[t.name]) for t in contract.INPUTS)).numpy()
+            args = (torch.from_numpy(feeds[t.name]) for t in contract.INPUTS)
+            expected = generator.eval()(*args).numpy()
         (got,) = session.run([contract.COLOR.name], feeds)
         if got.shape != expected.shape:
             raise ParityError(f"batch {batch}: ONNX output shape {got.shape} != PyTorch {expected.shape}")
@@ -204,7 +207,8 @@ def check_parity(
         logger.info("parity batch %d at %dx%d: max abs error %.3g", batch, height, width, errors[batch])
     result = ParityResult(height, width, errors)
     if result.worst > tolerance:
-        raise ParityError(f"ONNX Runtime differs from PyTorch by {result.worst:.3g} > {tolerance:g}: {errors}")
+        raise ParityError(
+            f"ONNX Runtime differs from PyTorch by {result.worst:.3g} > {tolerance:g}: {errors}")
     return result
 
 

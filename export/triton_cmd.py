@@ -12,14 +12,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``colorizer triton``."""
     parser.add_argument("--repository", type=Path, default=Path("model_repository"),
                         help="production model repository to twin (default: model_repository)")
-    parser.add_argument("--grpc-port", type=int, default=8001, help="gRPC port (default 8001; 0 = any free)")
-    parser.add_argument("--http-port", type=int, default=8000, help="HTTP port (default 8000; 0 = any free)")
-    parser.add_argument("--metrics-port", type=int, default=8002, help="metrics port (default 8002; 0 = any free)")
+    for name, port in (("grpc", 8001), ("http", 8000), ("metrics", 8002)):
+        parser.add_argument(f"--{name}-port", type=int, default=port,
+                            help=f"{name} port (default {port}; 0 = any free port)")
     parser.add_argument("--triton-venv", type=Path, default=None,
                         help="Triton virtual environment (default: <repo>/.venv-triton)")
-    parser.add_argument("--workdir", type=Path, default=None, help="working folder (default: a temporary one)")
+    parser.add_argument("--workdir", type=Path, default=None,
+                        help="working folder (default: a temporary one)")
     parser.add_argument("--log", type=Path, default=None, help="tritonserver log file")
-    parser.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for the model to be ready")
+    parser.add_argument("--timeout", type=float, default=120.0,
+                        help="seconds to wait for the model to be ready")
 
 
 def run(args: argparse.Namespace) -> int:

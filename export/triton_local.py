@@ -17,6 +17,7 @@ per-instance prefix and are removed after the server is gone (a SIGKILL leaves t
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -137,6 +138,8 @@ class LocalTriton:
         self.metrics_port = metrics_port or next(chosen)
         self._shm_prefix = f"colorizer_triton_{uuid.uuid4().hex[:12]}_"
         self._proc: subprocess.Popen[bytes] | None = None
+        #: Seconds the last successful :meth:`start` took until the model was READY.
+        self.last_startup_s: float | None = None
 
     @property
     def grpc_url(self) -> str:
@@ -206,13 +209,15 @@ class LocalTriton:
                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                 env=self._environment(), cwd=self.workdir, start_new_session=True,
             )
-        logger.info("tritonserver pid %d starting (grpc %s, log %s)", self._proc.pid, self.grpc_url, self.log_path)
+        logger.info("tritonserver pid %d starting (grpc %s, log %s)",
+                    self._proc.pid, self.grpc_url, self.log_path)
         try:
             self._wait_ready(started + timeout_s)
         except BaseException:
             self.stop()
             raise
-        logger.info("tritonserver ready in %.1f s", time.monotonic() - started)
+        self.last_startup_s = time.monotonic() - started
+        logger.info("tritonserver ready in %.1f s", self.last_startup_s)
 
     def _wait_ready(self, deadline: float) -> None:
         import tritonclient.grpc as grpcclient
@@ -241,10 +246,8 @@ class LocalTriton:
     def _signal_group(self, sig: int) -> None:
         if self._proc is None:
             return
-        try:
+        with contextlib.suppress(ProcessLookupError, PermissionError):  # the group is already gone
             os.killpg(self._proc.pid, sig)
-        except (ProcessLookupError, PermissionError):
-            pass  # the whole group is already gone
 
     def stop(self, timeout_s: float = 10.0) -> None:
         """SIGTERM the server (graceful), SIGKILL the group after ``timeout_s``; idempotent."""

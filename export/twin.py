@@ -45,7 +45,8 @@ def make_cpu_twin(source: Path, dest: Path, *, intra_op_threads: int = 0,
     source, dest = Path(source), Path(dest)
     onnx_file = repo.onnx_path(source, name)
     if not onnx_file.is_file():
-        raise FileNotFoundError(f"{source} has no {name}/{repo.VERSION}/{repo.ONNX_FILENAME}; run `colorizer export`")
+        raise FileNotFoundError(f"{source} has no {name}/{repo.VERSION}/{repo.ONNX_FILENAME}; "
+                                "run `colorizer export`")
     production = repo.read_config(repo.config_path(source, name))
     if production.backend == "python":
         raise ValueError(f"{source} is already a python-backend repository; pass the production one")
@@ -56,5 +57,6 @@ def make_cpu_twin(source: Path, dest: Path, *, intra_op_threads: int = 0,
     version_dir.mkdir(parents=True)
     shutil.copyfile(onnx_file, version_dir / repo.ONNX_FILENAME)
     shutil.copyfile(Path(__file__).with_name("twin_model.py"), version_dir / "model.py")
-    repo.write_config(twin_config(production, intra_op_threads=intra_op_threads), repo.config_path(dest, name))
+    cfg = twin_config(production, intra_op_threads=intra_op_threads)
+    repo.write_config(cfg, repo.config_path(dest, name))
     return dest

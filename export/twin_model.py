@@ -23,7 +23,8 @@ class TritonPythonModel:
         """Open the ONNX Runtime session for the model's ONNX file."""
         config = json.loads(args["model_config"])
         params = {k: v["string_value"] for k, v in config.get("parameters", {}).items()}
-        path = Path(args["model_repository"]) / args["model_version"] / params.get("onnx_filename", "model.onnx")
+        filename = params.get("onnx_filename", "model.onnx")
+        path = Path(args["model_repository"]) / args["model_version"] / filename
         options = ort.SessionOptions()
         options.intra_op_num_threads = int(params.get("intra_op_threads", "0"))
         options.inter_op_num_threads = 1

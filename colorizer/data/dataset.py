@@ -37,11 +37,13 @@ def make_sample(color: U8, rng: np.random.Generator, hint_cfg: HintConfig | None
     return torch.from_numpy(sketch), torch.from_numpy(hint), torch.from_numpy(np.ascontiguousarray(target))
 
 
-def random_crop(image: U8, size: int, rng: np.random.Generator, *, scale: tuple[float, float] = (0.5, 1.0)) -> U8:
+def random_crop(
+    image: U8, size: int, rng: np.random.Generator, *, scale: tuple[float, float] = (0.5, 1.0)
+) -> U8:
     """A random square crop covering ``scale`` of the shorter side, resized to ``size``, maybe flipped."""
     h, w = image.shape[:2]
     side = min(h, w)
-    crop = max(1, int(round(side * rng.uniform(*scale))))
+    crop = max(1, round(side * rng.uniform(*scale)))
     y = int(rng.integers(0, h - crop + 1))
     x = int(rng.integers(0, w - crop + 1))
     patch = image[y : y + crop, x : x + crop]
@@ -88,7 +90,8 @@ class ImageFolderDataset(Dataset[Sample]):
         if bgr is None:
             raise ValueError(f"cannot read image {path}")
         rng = np.random.default_rng([self.seed, index])
-        color = random_crop(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), self.size, rng)
+        rgb = np.asarray(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), dtype=np.uint8)
+        color = random_crop(rgb, self.size, rng)
         return make_sample(color, rng, self.hint_cfg)
 
 

@@ -53,7 +53,9 @@ class HintConfig:
         if not 0.0 <= self.p_none <= 1.0 or not 0.0 <= self.p_points <= 1.0:
             raise ValueError("p_none and p_points must be probabilities")
         if not 0.0 < self.density_min <= self.density_max <= 1.0:
-            raise ValueError(f"need 0 < density_min <= density_max <= 1, got {self.density_min}, {self.density_max}")
+            raise ValueError(
+                f"need 0 < density_min <= density_max <= 1, got {self.density_min}, {self.density_max}"
+            )
         if min(self.max_patches, self.max_strokes) < 0 or self.patch_max < 1 or self.stroke_len < 1:
             raise ValueError("patch and stroke counts must be >= 0 and their sizes >= 1")
 
@@ -94,15 +96,16 @@ def hint_from_mask(color: U8, mask: Mask) -> F32:
 
 
 def _grow(
-    cells: U8, allowed: Mask, mask: Mask, colors: U8, start: tuple[int, int], path: list[tuple[int, int]], tol: int
+    cells: U8, allowed: Mask, mask: Mask, colors: U8, start: tuple[int, int],
+    path: list[tuple[int, int]], tol: int,
 ) -> None:
     """Mark ``path`` cells that stay in the start cell's region with the start cell's color."""
     ref = cells[start].astype(np.int16)
     for y, x in path:
-        if 0 <= y < mask.shape[0] and 0 <= x < mask.shape[1] and allowed[y, x]:
-            if int(np.abs(cells[y, x].astype(np.int16) - ref).max()) <= tol:
-                mask[y, x] = True
-                colors[y, x] = cells[start]
+        inside = 0 <= y < mask.shape[0] and 0 <= x < mask.shape[1]
+        if inside and allowed[y, x] and int(np.abs(cells[y, x].astype(np.int16) - ref).max()) <= tol:
+            mask[y, x] = True
+            colors[y, x] = cells[start]
 
 
 def sample_hint(color: U8, rng: np.random.Generator, cfg: HintConfig | None = None) -> F32:

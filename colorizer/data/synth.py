@@ -69,7 +69,7 @@ def _random_color(rng: np.random.Generator) -> tuple[float, float, float]:
 
 
 def _to_u8(rgb: tuple[float, float, float]) -> tuple[int, int, int]:
-    r, g, b = (int(round(min(max(c, 0.0), 1.0) * 255)) for c in rgb)
+    r, g, b = (round(min(max(c, 0.0), 1.0) * 255) for c in rgb)
     return (r, g, b)
 
 
@@ -97,7 +97,7 @@ def _shape_mask(rng: np.random.Generator, size: int) -> Mask:
         pts = np.stack([cx + rad * np.cos(ang), cy + rad * np.sin(ang)], 1)
         cv2.fillPoly(canvas, [pts.astype(np.int32)], 1)
     elif kind == 2:  # smooth blob: low-frequency Fourier radius
-        t = np.linspace(0, 2 * np.pi, 96, endpoint=False)
+        t = np.linspace(0.0, 2 * np.pi, 96, endpoint=False)
         rad = np.full_like(t, r)
         for k in (2, 3, 5):
             rad += r * rng.uniform(0.0, 0.25) * np.cos(k * t + rng.uniform(0, 2 * np.pi))
@@ -110,14 +110,14 @@ def _shape_mask(rng: np.random.Generator, size: int) -> Mask:
         k = max(3, int(min(w, h) * 0.5) | 1)
         canvas = (cv2.GaussianBlur(canvas * 255, (k, k), 0) > 127).astype(np.uint8)
     else:  # thick curved band, like a hair strand or a sleeve
-        t = np.linspace(0, 1, 24)
-        ang = rng.uniform(0, 2 * np.pi)
+        t = np.linspace(0.0, 1.0, 24)
+        heading = float(rng.uniform(0, 2 * np.pi))
         bend = rng.uniform(-1.2, 1.2)
         length = r * 2.2
-        xs = cx + length * (t - 0.5) * np.cos(ang + bend * (t - 0.5))
-        ys = cy + length * (t - 0.5) * np.sin(ang + bend * (t - 0.5))
+        xs = cx + length * (t - 0.5) * np.cos(heading + bend * (t - 0.5))
+        ys = cy + length * (t - 0.5) * np.sin(heading + bend * (t - 0.5))
         width = r * rng.uniform(0.2, 0.45) * np.sin(np.pi * (0.15 + 0.85 * t)) + 2
-        nx, ny = -np.sin(ang), np.cos(ang)
+        nx, ny = -np.sin(heading), np.cos(heading)
         left = np.stack([xs + nx * width, ys + ny * width], 1)
         right = np.stack([xs - nx * width, ys - ny * width], 1)[::-1]
         cv2.fillPoly(canvas, [np.concatenate([left, right]).astype(np.int32)], 1)
@@ -147,7 +147,7 @@ def _draw_outline(rng: np.random.Generator, mask: Mask, ink: U8) -> None:
         for i in range(0, len(pts) - 1, seg):
             if rng.random() < gap_rate:
                 continue  # a gap in the line, as sketches have
-            thickness = int(round(base + rng.uniform(-0.6, 0.9)))
+            thickness = round(base + rng.uniform(-0.6, 0.9))
             chunk = pts[i : i + seg + 1].astype(np.int32)
             cv2.polylines(ink, [chunk], False, 1, max(1, thickness), cv2.LINE_8)
 
@@ -185,7 +185,7 @@ def render(rng: np.random.Generator, size: int = 256) -> Illustration:
         tones: list[tuple[str, Mask, tuple[float, float, float]]] = [("base", mask, base)]
         # Shadow: the part of the shape not covered by a copy shifted towards the light.
         off = max(2, int(size * rng.uniform(0.02, 0.06)))
-        dx, dy = int(round(np.cos(light) * off)), int(round(np.sin(light) * off))
+        dx, dy = round(np.cos(light) * off), round(np.sin(light) * off)
         if rng.random() < 0.8:
             shadow = mask & ~_shift(mask, dx, dy)
             tones.append(("shadow", shadow, _shade(base, rng.uniform(0.6, 0.82), rng.uniform(0.0, 0.06))))

@@ -26,6 +26,7 @@ import zlib
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -96,7 +97,7 @@ class Case:
         return encode_hint(colors, mask)
 
 
-def _metric_labels(labels: npt.NDArray[np.integer], sketch: U8) -> I32:
+def _metric_labels(labels: npt.NDArray[Any], sketch: U8) -> I32:
     """Region labels with every pixel the sketch draws as line set to 0."""
     out = labels.astype(np.int32)
     out[sketch < LINE_THRESHOLD] = 0
@@ -144,7 +145,9 @@ def punch_gaps(sketch: U8, rng: np.random.Generator, count: int, radius: int = 3
     return out
 
 
-def synthetic_case(index: int, size: int = contract.DEFAULT_SIZE, *, seed: int = EVAL_SEED, gaps: int = 0) -> Case:
+def synthetic_case(
+    index: int, size: int = contract.DEFAULT_SIZE, *, seed: int = EVAL_SEED, gaps: int = 0
+) -> Case:
     """Held-out synthetic case ``index``; ``gaps`` > 0 punches that many holes into its lines."""
     contract.check_size(size, size)
     ill = render_indexed(seed, index, size)
@@ -170,10 +173,13 @@ def load_image(path: Path, size: int) -> U8:
     y, x = (h - side) // 2, (w - side) // 2
     crop = bgr[y : y + side, x : x + side]
     interp = cv2.INTER_AREA if side >= size else cv2.INTER_CUBIC
-    return np.ascontiguousarray(cv2.cvtColor(cv2.resize(crop, (size, size), interpolation=interp), cv2.COLOR_BGR2RGB))
+    resized = cv2.resize(crop, (size, size), interpolation=interp)
+    return np.ascontiguousarray(cv2.cvtColor(resized, cv2.COLOR_BGR2RGB))
 
 
-def image_case(path: Path, size: int = contract.DEFAULT_SIZE, *, seed: int = EVAL_SEED, gaps: int = 0) -> Case:
+def image_case(
+    path: Path, size: int = contract.DEFAULT_SIZE, *, seed: int = EVAL_SEED, gaps: int = 0
+) -> Case:
     """A case from a color image: lines extracted as in training, regions from its line components."""
     contract.check_size(size, size)
     truth = load_image(path, size)
@@ -181,7 +187,7 @@ def image_case(path: Path, size: int = contract.DEFAULT_SIZE, *, seed: int = EVA
     paper = (sketch >= LINE_THRESHOLD).astype(np.uint8)
     # Components are taken before any gap is punched: the truth's regions are the closed ones.
     n, comp = cv2.connectedComponents(paper, connectivity=4)
-    comp = comp.astype(np.int32)
+    comp = np.asarray(comp, dtype=np.int32)
     sizes = np.bincount(comp.ravel(), minlength=n)
     comp[(sizes < MIN_REGION)[comp]] = 0
     comp[paper == 0] = 0

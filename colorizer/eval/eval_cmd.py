@@ -1,4 +1,4 @@
-"""Measure colorization quality (hint fidelity, bleeding, PSNR/SSIM, unhinted regions) against the number of hints.
+"""Measure colorization quality (hint fidelity, bleeding, PSNR/SSIM, unhinted regions) vs the number of hints.
 
 Systems side by side: the served ONNX model (``--onnx``), any checkpoints (``--checkpoint``, the
 SGRU generator or the plain U-Net), the flood-fill baseline, and the first model without hints.
@@ -21,21 +21,34 @@ DEFAULT_ONNX = Path("model_repository/colorizer/1/model.onnx")
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``colorizer eval``."""
-    parser.add_argument("--onnx", type=Path, help=f"served ONNX model (default when no model given: {DEFAULT_ONNX})")
+    parser.add_argument("--onnx", type=Path,
+                        help=f"served ONNX model (default when no model is given: {DEFAULT_ONNX})")
+    parser.add_argument("--onnx-name", help="its name in the tables (default: ONNX step N)")
     parser.add_argument("--checkpoint", action="append", default=[], metavar="[NAME=]PATH",
                         help="a training checkpoint or model file (repeatable)")
     parser.add_argument("--images", type=Path, help="folder of color images instead of the synthetic set")
-    parser.add_argument("--count", type=int, default=48, help="synthetic cases (default 48)")
-    parser.add_argument("--size", type=int, default=256, help="square side, multiple of 16 (default 256)")
-    parser.add_argument("--hints", default="0,1,4,16,64", help="hint counts (default 0,1,4,16,64)")
-    parser.add_argument("--gaps", type=int, default=12,
-                        help="holes punched into each sketch's lines for the line-gap set (0: no such set)")
-    parser.add_argument("--seed", type=int, default=None, help="synthetic series seed (default: the held-out one)")
+    parser.add_argument("--count", type=int, help="synthetic cases (default 48; --quick: 3)")
+    parser.add_argument("--size", type=int, help="square side, multiple of 16 (default 256; --quick: 64)")
+    parser.add_argument("--hints", help="hint counts (default 0,1,4,16,64; --quick: 0,4,16)")
+    parser.add_argument("--gaps", type=int,
+                        help="holes punched into each sketch's lines for the line-gap set "
+                        "(0: no such set; default 12; --quick: 4)")
+    parser.add_argument("--seed", type=int, help="synthetic series seed (default: the held-out one)")
     parser.add_argument("--out", type=Path, default=Path("runs/eval/report"), help="output folder")
-    parser.add_argument("--sheet-cases", type=int, default=4, help="cases on the contact sheet")
+    parser.add_argument("--sheet-cases", type=int, help="cases on the contact sheet (default 4; --quick: 2)")
     parser.add_argument("--threads", type=int, default=1, help="CPU threads for the models")
     parser.add_argument("--quick", action="store_true", help="3 small cases, hints 0,4,16: a smoke run")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+#: Defaults of the options --quick changes: (full run, quick run).
+_DEFAULTS: dict[str, tuple[Any, Any]] = {
+    "count": (48, 3),
+    "size": (256, 64),
+    "hints": ("0,1,4,16,64", "0,4,16"),
+    "gaps": (12, 4),
+    "sheet_cases": (4, 2),
+}
 
 
 def _slug(text: str) -> str:
@@ -62,9 +75,9 @@ def run(args: argparse.Namespace) -> int:
     from colorizer.eval.systems import FloodFillSystem, NoHintsSystem, OnnxSystem, System, TorchSystem
 
     try:
-        if args.quick:
-            args.count, args.size, args.hints = min(args.count, 3), 64, "0,4,16"
-            args.gaps, args.sheet_cases = min(args.gaps, 4), min(args.sheet_cases, 2)
+        for key, (full, quick) in _DEFAULTS.items():
+            if getattr(args, key) is None:
+                setattr(args, key, quick if args.quick else full)
         counts = _parse_counts(args.hints)
         if counts[-1] > MAX_HINTS:
             raise ValueError(f"at most {MAX_HINTS} hints per case, got {counts[-1]}")
@@ -82,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
         if onnx is not None:
             if not onnx.is_file():
                 raise ValueError(f"--onnx: no file at {onnx}")
-            models.append(OnnxSystem(onnx, threads=args.threads))
+            models.append(OnnxSystem(onnx, args.onnx_name, threads=args.threads))
         for spec in args.checkpoint:
             name, _, path = spec.rpartition("=") if "=" in spec else ("", "", spec)
             if not Path(path).is_file():
@@ -116,7 +129,9 @@ def run(args: argparse.Namespace) -> int:
         return 2
 
     logger.info("systems: %s; sets: %s; hints: %s", names, list(sets), counts)
-    results, sheets = evaluate(sets, systems, counts, sheet_cases=args.sheet_cases, progress=not args.no_progress)
+    results, sheets = evaluate(
+        sets, systems, counts, sheet_cases=args.sheet_cases, progress=not args.no_progress
+    )
     args.out.mkdir(parents=True, exist_ok=True)
     config = {
         "systems": names,
@@ -126,6 +141,7 @@ def run(args: argparse.Namespace) -> int:
         "seed": seed,
         "gaps": args.gaps,
         "onnx": str(onnx) if onnx else None,
+        "onnx_metadata": models[0].metadata if onnx is not None else None,  # type: ignore[attr-defined]
         "checkpoints": list(args.checkpoint),
         "images": str(args.images) if args.images else None,
     }

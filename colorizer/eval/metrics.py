@@ -52,7 +52,7 @@ def ssim(output: U8, truth: U8) -> float:
     y = truth.astype(np.float64)
 
     def blur(a: F64) -> F64:
-        return cv2.GaussianBlur(a, (11, 11), 1.5, borderType=cv2.BORDER_REFLECT)
+        return np.asarray(cv2.GaussianBlur(a, (11, 11), 1.5, borderType=cv2.BORDER_REFLECT), np.float64)
 
     mx, my = blur(x), blur(y)
     sxx = blur(x * x) - mx * mx
@@ -125,12 +125,12 @@ def bleeding(
                     continue  # r is hinted with that color itself: the color is legitimate there
                 incoming.setdefault(r, []).append(lab)
     bled = eligible = 0
-    for r, colors in incoming.items():
+    for r, sources in incoming.items():
         mask = labels == r
         out_r, truth_r = output_lab[mask], truth_lab[mask]
         any_eligible = np.zeros(len(out_r), dtype=bool)
         any_bled = np.zeros(len(out_r), dtype=bool)
-        for lab in colors:
+        for lab in sources:
             gap = ciede2000(truth_r, lab)
             ok = gap > SAME_COLOR_DE
             any_eligible |= ok

@@ -16,8 +16,8 @@ from colorizer.eval.runner import SheetRow
 
 #: Metrics shown in the Markdown tables: key, title, format, and which direction is better.
 TABLES: tuple[tuple[str, str, str, str], ...] = (
-    ("fidelity_median", "Q1 hint fidelity: median CIEDE2000, hint color vs its region's mean output", "{:.1f}", "lower"),
-    ("bleeding", "Q2 bleeding: share of eligible pixels that took a neighbour's hint color", "{:.1%}", "lower"),
+    ("fidelity_median", "Q1 hint fidelity: median CIEDE2000, hint vs its region's mean", "{:.1f}", "lower"),
+    ("bleeding", "Q2 bleeding: share of eligible pixels that took a neighbour's hint", "{:.1%}", "lower"),
     ("flat_std", "Q2 flat-region spread: pooled std of Lab inside flat regions", "{:.1f}", "lower"),
     ("psnr", "Q3 PSNR against the truth, dB", "{:.2f}", "higher"),
     ("ssim", "Q3 SSIM against the truth", "{:.3f}", "higher"),
@@ -88,7 +88,7 @@ def contact_sheet(rows: Sequence[SheetRow], systems: Sequence[str], pad: int = 4
     """RGB image: a header, then per row sketch | hints | each system | truth."""
     if not rows:
         raise ValueError("no rows for the contact sheet")
-    h, w = rows[0].case.sketch.shape
+    w = rows[0].case.sketch.shape[1]
     titles = ["sketch", f"hints ({rows[0].count})", *systems, "truth"]
     header = [_label(w, t) for t in titles]
     lines = []

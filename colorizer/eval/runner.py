@@ -8,7 +8,7 @@ flat-region spread and unhinted error are pooled over pixels; PSNR and SSIM are 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -87,7 +87,7 @@ class SheetRow:
 
 
 def evaluate(
-    sets: dict[str, Sequence[Case]],
+    sets: Mapping[str, Sequence[Case]],
     systems: Sequence[System],
     counts: Sequence[int],
     *,

@@ -40,14 +40,17 @@ class OnnxSystem:
 
     uses_hints = True
 
-    def __init__(self, path: str | Path, name: str = "model (ONNX)", threads: int = 1) -> None:
+    def __init__(self, path: str | Path, name: str | None = None, threads: int = 1) -> None:
         import onnxruntime as ort
 
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = threads
         opts.inter_op_num_threads = 1
         self.session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
-        self.name = name
+        #: Provenance the export stage writes into the file (preset, step, checkpoint hash), if any.
+        self.metadata: dict[str, str] = dict(self.session.get_modelmeta().custom_metadata_map)
+        step = self.metadata.get("colorizer.step")
+        self.name = name or ("ONNX" + (f" step {step}" if step is not None else ""))
 
     def colorize(self, sketch: U8, hint: F32) -> U8:
         feeds = {contract.SKETCH.name: encode_sketch(sketch)[None], contract.HINT.name: hint[None]}

@@ -23,7 +23,8 @@ def decode_sketch(data: bytes, limits: InputLimits, *, extract: bool = False) ->
 
     Checks the byte size and the header's declared pixel count before decoding. Alpha is
     composited on white. With ``extract=True`` the image is treated as a color illustration and
-    its lines are extracted with :func:`colorizer.lines.extract_lines`.
+    its lines are extracted with :func:`colorizer.lines.extract_lines`. EXIF orientation is not
+    applied: hint coordinates refer to the stored pixel grid, as the decoder returns it.
     """
     unit = _decode(data, "sketch", limits.max_sketch_bytes, "max_sketch_bytes", limits)
     rgb = _to_unit_rgb_on_white(unit)

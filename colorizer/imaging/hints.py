@@ -17,6 +17,7 @@ far edge of the sketch belongs to the last content cell.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -116,8 +117,13 @@ def validate_hints(
                 f"strokes[{i}].points: {len(s.points)} points exceed the limit of "
                 f"{limits.max_stroke_points} (max_stroke_points)"
             )
-        for j, (x, y) in enumerate(s.points):
-            _check_xy(canvas, f"strokes[{i}].points[{j}]", x, y)
+        # Vectorised: a request may carry a million stroke points; only a bad one is re-checked
+        # point by point, for its message.
+        xy = np.asarray(s.points, dtype=np.float64).reshape(-1, 2)
+        inside = np.isfinite(xy) & (xy >= 0.0) & (xy <= (canvas.orig_w, canvas.orig_h))
+        if not inside.all():
+            j = int(np.argmin(inside.all(axis=1)))
+            _check_xy(canvas, f"strokes[{i}].points[{j}]", *s.points[j])
         if not (math.isfinite(s.width) and 0.0 < s.width <= max_width):
             raise ImageInputError(
                 f"strokes[{i}].width={s.width:g} must be > 0 and at most {max_width:g} (2 x max_radius)"
@@ -190,7 +196,12 @@ class _Grid:
         self.colors[r0:r1, c0:c1][inside] = p.rgb
 
     def paint_stroke(self, s: StrokeHint) -> None:
-        canvas_pts = np.array([self.canvas.to_canvas(x, y) for x, y in s.points], dtype=np.float64)
+        cv = self.canvas
+        xy = np.asarray(s.points, dtype=np.float64).reshape(-1, 2)
+        canvas_pts = np.stack(
+            [cv.left + xy[:, 0] * (cv.content_w / cv.orig_w), cv.top + xy[:, 1] * (cv.content_h / cv.orig_h)],
+            axis=1,
+        )
         if len(canvas_pts) == 1:  # a zero-length segment draws a round dab
             canvas_pts = np.concatenate([canvas_pts, canvas_pts])
         half = s.width * self.canvas.scale / 2
@@ -209,11 +220,10 @@ class _Grid:
         path = np.zeros(shape, dtype=np.uint8)
         cv2.polylines(path, fixed, False, 1, thickness=1, lineType=cv2.LINE_8, shift=_SHIFT)
         hit = path.reshape(r1 - r0, _SUB, c1 - c0, _SUB).max(axis=(1, 3)) > 0
-        thickness = round(2 * half / _CELL * _SUB)
-        if thickness > 1:
-            brush = np.zeros(shape, dtype=np.uint8)
-            cv2.polylines(brush, fixed, False, 1, thickness=thickness, lineType=cv2.LINE_8, shift=_SHIFT)
-            hit |= brush[_SUB // 2 :: _SUB, _SUB // 2 :: _SUB] > 0
+        # The brush: cell centers within half the width of the centerline. A distance transform
+        # costs the same for any width, where drawing thick polylines grows with width x length.
+        dist = cv2.distanceTransform(1 - path, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+        hit |= dist[_SUB // 2 :: _SUB, _SUB // 2 :: _SUB] <= half / _CELL * _SUB
         self.mask[r0:r1, c0:c1] |= hit
         self.colors[r0:r1, c0:c1][hit] = s.rgb
         for x, y in s.points[:: max(1, len(s.points) - 1)]:  # end points on the far edge, see cell_of
@@ -225,19 +235,34 @@ class _Grid:
         cv = self.canvas
         g = self.g
         # 1. Every hinted pixel's center votes for the cell it falls in (sketches scaled down).
-        ys, xs = np.nonzero(rgba[:, :, 3])
-        if len(ys):
-            cx = cv.left + (xs + 0.5) * (cv.content_w / cv.orig_w)
-            cy = cv.top + (ys + 0.5) * (cv.content_h / cv.orig_h)
-            rows = np.minimum(cy // _CELL, g - 1).astype(np.int64)
-            cells = rows * g + np.minimum(cx // _CELL, g - 1).astype(np.int64)
-            counts = np.bincount(cells, minlength=g * g)
+        # Cell indices grow with x and y, so each cell's pixels form one block; summing block rows
+        # one slice at a time keeps temporaries small (a 4096^2 layer stays fast).
+        alpha = rgba[:, :, 3]
+        if alpha.any():
+            x_cells = (cv.left + (np.arange(cv.orig_w) + 0.5) * (cv.content_w / cv.orig_w)) // _CELL
+            y_cells = (cv.top + (np.arange(cv.orig_h) + 0.5) * (cv.content_h / cv.orig_h)) // _CELL
+            x_cells, y_cells = np.minimum(x_cells, g - 1), np.minimum(y_cells, g - 1)
+            x_starts = np.flatnonzero(np.diff(x_cells, prepend=-1))
+            y_bounds = [*np.flatnonzero(np.diff(y_cells, prepend=-1)).tolist(), cv.orig_h]
+            # Per cell row: [W, 4] sums of premultiplied RGB and of the hinted-pixel count.
+            row_sums = np.empty((len(y_bounds) - 1, cv.orig_w, 4), dtype=np.uint64)
+            for i, (y0, y1) in enumerate(itertools.pairwise(y_bounds)):
+                band = rgba[y0:y1]
+                hinted = band[:, :, 3] > 0
+                row_sums[i, :, :3] = (band[:, :, :3] * hinted[:, :, None]).sum(axis=0, dtype=np.uint64)
+                row_sums[i, :, 3] = hinted.sum(axis=0, dtype=np.uint64)
+            block = np.add.reduceat(row_sums, x_starts, axis=1)
+            sums, counts = block[:, :, :3], block[:, :, 3]
             voted = counts > 0
-            flat_colors = self.colors.reshape(g * g, 3)  # views: writes land in the grid
-            for ch in range(3):
-                sums = np.bincount(cells, weights=rgba[ys, xs, ch], minlength=g * g)
-                flat_colors[voted, ch] = np.floor(sums[voted] / counts[voted] + 0.5).astype(np.uint8)
-            self.mask.reshape(-1)[voted] = True
+            # Round half up in integers: floor(sum / count + 1/2).
+            mean = ((2 * sums + counts[:, :, None]) // np.maximum(2 * counts, 1)[:, :, None]).astype(np.uint8)
+            rows_idx, cols_idx = np.ix_(
+                y_cells[y_bounds[:-1]].astype(np.intp), x_cells[x_starts].astype(np.intp)
+            )
+            block_colors = self.colors[rows_idx, cols_idx]
+            block_colors[voted] = mean[voted]
+            self.colors[rows_idx, cols_idx] = block_colors
+            self.mask[rows_idx, cols_idx] |= voted
         # 2. Every content cell whose center lands on a hinted pixel (sketches scaled up).
         (r0, r1), (c0, c1) = self.rows, self.cols
         oy = np.floor(((np.arange(r0, r1) + 0.5) * _CELL - cv.top) * cv.orig_h / cv.content_h).astype(int)

@@ -110,14 +110,13 @@ class Generator(nn.Module):
         if any(w <= 0 for w in widths):
             raise ValueError(f"widths must be positive, got {widths}")
         self.widths = widths
-        kw = {"norm_layer": norm_layer, "act_layer": act_layer}
         hint_ch = contract.HINT.channels
 
         encoders = []
         in_ch = contract.SKETCH.channels
         for level, w in enumerate(widths):
             extra = hint_ch if level == self.HINT_LEVEL else 0
-            encoders.append(Stage(in_ch + extra, w, **kw))
+            encoders.append(Stage(in_ch + extra, w, norm_layer=norm_layer, act_layer=act_layer))
             in_ch = w
         self.encoders = nn.ModuleList(encoders)
         self.pool = nn.MaxPool2d(2)
@@ -128,11 +127,10 @@ class Generator(nn.Module):
         self.decoders = nn.ModuleList()
         for level in reversed(range(len(widths) - 1)):
             w = widths[level]
-            self.ups.append(
-                nn.Sequential(nn.Upsample(scale_factor=2, mode="nearest"), ConvUnit(widths[level + 1], w, **kw))
-            )
+            up_conv = ConvUnit(widths[level + 1], w, norm_layer=norm_layer, act_layer=act_layer)
+            self.ups.append(nn.Sequential(nn.Upsample(scale_factor=2, mode="nearest"), up_conv))
             self.gates.append(SwishGate(w))
-            self.decoders.append(Stage(2 * w, w, **kw))
+            self.decoders.append(Stage(2 * w, w, norm_layer=norm_layer, act_layer=act_layer))
         self.head = nn.Conv2d(widths[0], contract.COLOR.channels, 1)
 
     def forward(self, sketch: torch.Tensor, hint: torch.Tensor) -> torch.Tensor:

@@ -36,8 +36,10 @@ class PlainStage(nn.Sequential):
     def __init__(
         self, in_ch: int, out_ch: int, *, depth: int, norm_layer: NormFactory, act_layer: ActFactory
     ) -> None:
-        units = [ConvUnit(in_ch, out_ch, norm_layer=norm_layer, act_layer=act_layer)]
-        units += [ConvUnit(out_ch, out_ch, norm_layer=norm_layer, act_layer=act_layer) for _ in range(depth - 1)]
+        units = [
+            ConvUnit(in_ch if i == 0 else out_ch, out_ch, norm_layer=norm_layer, act_layer=act_layer)
+            for i in range(depth)
+        ]
         super().__init__(*units)
 
 
@@ -64,13 +66,13 @@ class PlainUNet(nn.Module):
             raise ValueError(f"depth must be >= 1, got {depth}")
         self.widths = widths
         self.depth = depth
-        kw = {"depth": depth, "norm_layer": norm_layer, "act_layer": act_layer}
+        act = act_layer
 
         encoders = []
         in_ch = contract.SKETCH.channels
         for level, w in enumerate(widths):
             extra = contract.HINT.channels if level == self.HINT_LEVEL else 0
-            encoders.append(PlainStage(in_ch + extra, w, **kw))
+            encoders.append(PlainStage(in_ch + extra, w, depth=depth, norm_layer=norm_layer, act_layer=act))
             in_ch = w
         self.encoders = nn.ModuleList(encoders)
         self.pool = nn.MaxPool2d(2)
@@ -84,7 +86,7 @@ class PlainUNet(nn.Module):
                     ConvUnit(widths[level + 1], w, norm_layer=norm_layer, act_layer=act_layer),
                 )
             )
-            self.decoders.append(PlainStage(2 * w, w, **kw))
+            self.decoders.append(PlainStage(2 * w, w, depth=depth, norm_layer=norm_layer, act_layer=act))
         self.head = nn.Conv2d(widths[0], contract.COLOR.channels, 1)
 
     def forward(self, sketch: torch.Tensor, hint: torch.Tensor) -> torch.Tensor:

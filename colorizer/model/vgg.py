@@ -75,10 +75,11 @@ class VGG19Features(nn.Module):
         return model
 
     def forward(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
-        x = (image - self.mean) / self.std
+        mean, std = self.get_buffer("mean"), self.get_buffer("std")
+        x = (image - mean) / std
         wanted = {LAYER_INDEX[n]: n for n in self.layers}
         out: dict[str, torch.Tensor] = {}
-        for i, layer in enumerate(self.features):
+        for i, layer in enumerate(self.features.children()):
             x = layer(x)
             if i in wanted:
                 out[wanted[i]] = x

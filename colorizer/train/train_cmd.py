@@ -60,7 +60,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--resume", nargs="?", const="auto", default=None, metavar="CKPT",
                         help="continue from CKPT (default: OUT/last.pt)")
     parser.add_argument("--finalize", type=Path, metavar="RUN", help="write RUN's generator to --to and stop")
-    parser.add_argument("--to", type=Path, default=Path("models/colorizer-cpu.pt"), help="finalized model file")
+    parser.add_argument("--to", type=Path, default=Path("models/colorizer-cpu.pt"),
+                        help="finalized model file")
     parser.add_argument("--samples", type=Path, default=Path("docs/images/samples.png"),
                         help="sample grid written by --finalize")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")

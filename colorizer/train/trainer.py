@@ -252,7 +252,8 @@ class Trainer:
                 if self.step % cfg.val_every == 0 or self.step % cfg.sample_every == 0:
                     fid, output = self.validate()
                     if self.step % cfg.val_every == 0:
-                        self._log({"kind": "val", "step": self.step, **{k: round(v, 3) for k, v in fid.items()}})
+                        self._log({"kind": "val", "step": self.step,
+                                   **{k: round(v, 3) for k, v in fid.items()}})
                         logger.info("step %s: val %s", self.step, {k: round(v, 2) for k, v in fid.items()})
                     if self.step % cfg.sample_every == 0:
                         self.write_samples(output)
@@ -272,5 +273,6 @@ class Trainer:
         if (self.out / "log.jsonl").exists():
             plot_losses(self.out / "log.jsonl", self.out / "loss_curve.png")
         rate = (self.step - step_at_start) / elapsed if elapsed > 0 else 0.0
-        logger.info("stopped at step %s after %.1f min (%.2f steps/s); val %s", self.step, elapsed / 60, rate, fid)
+        logger.info("stopped at step %s after %.1f min (%.2f steps/s); val %s",
+                    self.step, elapsed / 60, rate, fid)
         return last

@@ -1,14 +1,24 @@
-"""Python client for the colorizer gateway, and the ``colorize`` / ``batch`` commands."""
+"""Python client for the colorizer gateway, and the ``colorize`` / ``batch`` commands.
 
-from service.client.client import (
-    ClientError,
-    ColorizeOptions,
-    ColorizerClient,
-    ColorizeResult,
-    RetryPolicy,
-    SyncColorizerClient,
-    build_request,
-)
+``from service.client import ColorizerClient`` works as usual; the names are loaded on first use
+(PEP 562) so that ``colorizer --help``, which imports the command modules, does not load gRPC.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from service.client.client import (
+        ClientError,
+        ColorizeOptions,
+        ColorizerClient,
+        ColorizeResult,
+        RetryPolicy,
+        SyncColorizerClient,
+        build_request,
+    )
 
 __all__ = [
     "ClientError",
@@ -19,3 +29,9 @@ __all__ = [
     "SyncColorizerClient",
     "build_request",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in __all__:
+        return getattr(importlib.import_module("service.client.client"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -17,7 +17,14 @@ from pathlib import Path
 
 from colorizer.imaging import ImageInputError
 from colorizer.imaging.hints_json import HintSet, load_hints_file
-from service.client.client import EXTENSIONS, ClientError, ColorizeOptions, ColorizerClient, build_request
+from service.client.client import (
+    EXTENSIONS,
+    ClientError,
+    ColorizeOptions,
+    ColorizerClient,
+    ColorizeResult,
+    build_request,
+)
 
 logger = logging.getLogger("service.client")
 
@@ -41,6 +48,8 @@ class BatchSummary:
     """What a batch run did."""
 
     done: list[Path] = field(default_factory=list)
+    #: The gateway's answer for each sketch in ``done`` (image bytes, size, timings).
+    results: dict[Path, ColorizeResult] = field(default_factory=dict)
     skipped: list[Path] = field(default_factory=list)
     #: (sketch, error message)
     failed: list[tuple[Path, str]] = field(default_factory=list)
@@ -131,6 +140,7 @@ async def _one(
         summary.failed.append((item.sketch, message))
         return "failed"
     summary.done.append(item.sketch)
+    summary.results[item.sketch] = result
     return "done"
 
 

@@ -12,8 +12,6 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import grpc
-
 logger = logging.getLogger("service.client")
 
 
@@ -65,22 +63,31 @@ def add_connection_arguments(parser: Any) -> None:
 
 
 @contextlib.asynccontextmanager
-async def gateway_address(args: Any) -> AsyncIterator[str]:
-    """``args.server`` if given, else a local gateway's address for the block."""
-    if args.server:
-        yield args.server
-        return
+async def local_gateway_for(model_repository: Path, input_size: int | None = None) -> AsyncIterator[str]:
+    """:func:`local_gateway`, with a start-up failure reported as :class:`ClientError` UNAVAILABLE."""
+    import grpc
+
     from service.client.client import ClientError
     from service.errors import ColorizerError
 
-    overrides = {"input_size": args.input_size} if args.input_size else {}
+    overrides = {"input_size": input_size} if input_size else {}
     stack = contextlib.AsyncExitStack()
     try:
-        address = await stack.enter_async_context(local_gateway(args.model_repository, **overrides))
+        address = await stack.enter_async_context(local_gateway(model_repository, **overrides))
     except (ColorizerError, OSError, ValueError) as exc:
         # One error type for the commands: a local gateway that cannot start is "unavailable".
         raise ClientError(
             grpc.StatusCode.UNAVAILABLE, f"cannot start the local gateway: {exc}", "local"
         ) from None
     async with stack:
+        yield address
+
+
+@contextlib.asynccontextmanager
+async def gateway_address(args: Any) -> AsyncIterator[str]:
+    """``args.server`` if given, else the address of a local gateway running for the block."""
+    if args.server:
+        yield args.server
+        return
+    async with local_gateway_for(args.model_repository, args.input_size) as address:
         yield address

@@ -25,6 +25,7 @@ def make_checkpoint(path: Path, *, seed: int = 0, preset: str = "tiny", step: in
     with torch.no_grad():  # random running stats, so BN folding is really exercised
         for module in generator.modules():
             if isinstance(module, torch.nn.BatchNorm2d):
+                assert module.running_mean is not None and module.running_var is not None
                 module.running_mean.uniform_(-0.2, 0.2)
                 module.running_var.uniform_(0.5, 1.5)
     payload = generator_payload(generator, preset)

@@ -11,6 +11,7 @@ import pytest
 
 from colorizer import contract
 from colorizer.checkpoint import load_generator
+from colorizer.cli import main
 from export import onnx_export as ox
 from export.pipeline import ExportReport, export_checkpoint
 from export.repository import BatchingPolicy
@@ -51,7 +52,8 @@ def test_parity_at_batch_1_3_8(tiny_export: ExportReport) -> None:
 
 
 @pytest.mark.parametrize(("height", "width"), [(48, 80), (128, 32)])
-def test_dynamic_height_and_width(tiny_export: ExportReport, tiny_checkpoint: Path, height: int, width: int) -> None:
+def test_dynamic_height_and_width(tiny_export: ExportReport, tiny_checkpoint: Path,
+                                  height: int, width: int) -> None:
     generator, _ = load_generator(tiny_checkpoint)
     result = ox.check_parity(generator, tiny_export.onnx_path, batch_sizes=(2,), height=height, width=width)
     assert result.worst < 1e-4
@@ -70,13 +72,17 @@ def test_invalid_size_is_rejected(tiny_export: ExportReport, tiny_checkpoint: Pa
         ox.check_parity(generator, tiny_export.onnx_path, batch_sizes=(1,), height=60, width=64)
 
 
-def test_missing_checkpoint_is_a_clear_error(tmp_path: Path) -> None:
+def test_missing_checkpoint_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(FileNotFoundError, match="checkpoint not found"):
         export_checkpoint(tmp_path / "nope.pt", tmp_path / "repo")
+    assert main(["export", "--checkpoint", str(tmp_path / "nope.pt"), "--repository", str(tmp_path)]) == 2
+    assert "checkpoint not found" in capsys.readouterr().out
+    assert not (tmp_path / "colorizer").exists()
 
 
 @pytest.mark.slow
-def test_same_checkpoint_gives_same_bytes(tiny_export: ExportReport, tiny_checkpoint: Path, tmp_path: Path) -> None:
+def test_same_checkpoint_gives_same_bytes(tiny_export: ExportReport, tiny_checkpoint: Path,
+                                          tmp_path: Path) -> None:
     again = export_checkpoint(tiny_checkpoint, tmp_path, policy=BatchingPolicy(max_batch_size=8),
                               parity_batches=(1,), parity_size=SIZE)
     assert again.sha256 == tiny_export.sha256

@@ -33,7 +33,7 @@ def assert_config_matches_graph(cfg: Any, model: onnx.ModelProto) -> None:
             dims = ttype.shape.dim
             assert dims[0].dim_param, f"{value.name}: batch axis must be dynamic for max_batch_size > 0"
             graph_dims = [d.dim_value if d.HasField("dim_value") else -1 for d in dims[1:]]
-            assert list(entry.dims) == graph_dims, f"{value.name}: config {list(entry.dims)} vs graph {graph_dims}"
+            assert list(entry.dims) == graph_dims, f"{value.name}: {list(entry.dims)} vs graph {graph_dims}"
 
 
 def test_config_parses_and_matches_graph(tiny_export: ExportReport) -> None:

@@ -20,8 +20,14 @@ def test_profile_covers_batch_range_at_served_size() -> None:
     assert tensorrt.profile_shapes(8, 64, 64, opt_batch=4)["sketch"][1][0] == 4
 
 
-@pytest.mark.parametrize(("args", "message"), [((0, 256, 256), "max_batch_size"), ((8, 250, 256), "multiples"),
-                                                ((8, 256, 256, 9), "opt_batch")])
+BAD_PROFILES = [
+    ((0, 256, 256), "max_batch_size"),
+    ((8, 250, 256), "multiples"),
+    ((8, 256, 256, 9), "opt_batch"),
+]
+
+
+@pytest.mark.parametrize(("args", "message"), BAD_PROFILES)
 def test_profile_rejects_bad_arguments(args: tuple[int, ...], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         tensorrt.profile_shapes(*args)

@@ -34,7 +34,9 @@ def model_repository(tmp_path_factory: pytest.TempPathFactory) -> Path:
                 module.weight.mul_(3.0)
     export_onnx(generator, repository.onnx_path(root))
     policy = repository.BatchingPolicy(max_batch_size=8, max_queue_delay_us=2000)
-    repository.write_config(repository.onnx_config(policy, warmup_size=TEST_SIZE), repository.config_path(root))
+    repository.write_config(
+        repository.onnx_config(policy, warmup_size=TEST_SIZE), repository.config_path(root)
+    )
     return root
 
 
@@ -45,8 +47,15 @@ def make_settings(model_repository: Path) -> Callable[..., Any]:
 
     def make(**overrides: Any) -> Settings:
         values: dict[str, Any] = dict(
-            host="127.0.0.1", port=0, metrics_port=0, model_repository=model_repository,
-            input_size=TEST_SIZE, workers=2, intra_op_threads=1, max_wait_ms=20, grace_s=5,
+            host="127.0.0.1",
+            port=0,
+            metrics_port=0,
+            model_repository=model_repository,
+            input_size=TEST_SIZE,
+            workers=2,
+            intra_op_threads=1,
+            max_wait_ms=20,
+            grace_s=5,
             readiness_poll_s=0.2,
         )
         values.update(overrides)

@@ -6,7 +6,6 @@ import asyncio
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-import cv2
 import grpc
 import numpy as np
 import pytest
@@ -136,7 +135,9 @@ async def test_a_bad_stream_item_gets_an_error_and_the_stream_goes_on(stub: pb_g
     assert replies["good-2"].result.height == 48
 
 
-async def test_get_model_info_describes_model_and_limits(stub: pb_grpc.ColorizerStub, gateway: Gateway) -> None:
+async def test_get_model_info_describes_model_and_limits(
+    stub: pb_grpc.ColorizerStub, gateway: Gateway
+) -> None:
     info = await stub.GetModelInfo(pb.GetModelInfoRequest(), timeout=10)
     assert info.model_name == "colorizer" and info.model_version.startswith("1")
     assert (info.input_size, info.size_multiple, info.hint_scale) == (TEST_SIZE, 16, 4)
@@ -170,11 +171,17 @@ async def test_concurrent_load_forms_batches_larger_than_one(
 ) -> None:
     before = scrape(gateway.metrics_port)
     data = png(sketch_image(64, 64))
-    replies = await asyncio.gather(*(stub.Colorize(pb.ColorizeRequest(sketch=data), timeout=60) for _ in range(24)))
+    replies = await asyncio.gather(
+        *(stub.Colorize(pb.ColorizeRequest(sketch=data), timeout=60) for _ in range(24))
+    )
     assert len(replies) == 24
     after = scrape(gateway.metrics_port)
-    batches = metric_value(after, "colorizer_batch_size_count") - metric_value(before, "colorizer_batch_size_count")
-    images = metric_value(after, "colorizer_batch_size_sum") - metric_value(before, "colorizer_batch_size_sum")
+    batches = metric_value(after, "colorizer_batch_size_count") - metric_value(
+        before, "colorizer_batch_size_count"
+    )
+    images = metric_value(after, "colorizer_batch_size_sum") - metric_value(
+        before, "colorizer_batch_size_sum"
+    )
     assert images == 24
     assert batches < 24  # so at least one batch held more than one image
     singles = metric_value(after, 'colorizer_batch_size_bucket{le="1.0"}') - metric_value(
@@ -204,7 +211,3 @@ async def test_request_counter_records_the_error_code(stub: pb_grpc.ColorizerStu
     method = "/colorizer.v1.Colorizer/Colorize"
     assert metric_value(text, f'colorizer_requests_total{{code="INVALID_ARGUMENT",method="{method}"}}') >= 1
     assert metric_value(text, 'colorizer_items_total{code="INVALID_ARGUMENT"}') >= 1
-
-
-def test_png_helper_roundtrip() -> None:
-    assert cv2.imdecode(np.frombuffer(png(sketch_image(8, 8)), np.uint8), cv2.IMREAD_GRAYSCALE).shape == (8, 8)

@@ -69,10 +69,10 @@ def test_stroke_covers_the_cells_along_its_path() -> None:
 
 def test_wide_stroke_covers_cells_under_the_brush() -> None:
     canvas = Canvas.fit(64, 64, 64)
-    stroke = StrokeHint(points=((10.0, 32.0), (54.0, 32.0)), width=12.0, rgb=RED)
+    stroke = StrokeHint(points=((10.0, 32.0), (54.0, 32.0)), width=13.0, rgb=RED)
     mask = mask_of(build_hint_map(canvas, [], [stroke], None, LIMITS)[0])
     # The line runs on the boundary between rows 7 and 8 (y = 32); centers at 30/34 and 26/38 are
-    # 2 and 6 away, within the half width of 6; centers 22/42 are 10 away.
+    # 2 and 6 away, within the half width of 6.5; centers 22/42 are 10 away.
     rows = np.flatnonzero(mask.any(axis=1)).tolist()
     assert rows == [6, 7, 8, 9]
     assert mask[6:10, 3:13].all() and not mask[:, 0].any()

@@ -1,0 +1,60 @@
+"""Hint sampling: exact values for a hand-made case, distribution, and region-flat colors."""
+
+import numpy as np
+import pytest
+
+from colorizer import contract
+from colorizer.data.hints import HintConfig, cell_colors, flat_cells, hint_from_mask, sample_hint
+
+
+def test_exact_hint_map_hand_made() -> None:
+    # 8x8 image = 2x2 hint cells, each cell one flat color; an ink pixel on a cell corner must
+    # not leak into the cell's color (only the central 2x2 pixels count).
+    color = np.zeros((8, 8, 3), np.uint8)
+    color[:4, :4] = (255, 0, 0)
+    color[:4, 4:] = (0, 255, 0)
+    color[4:, :4] = (0, 0, 255)
+    color[4:, 4:] = (102, 51, 204)
+    color[0, 0] = (0, 0, 0)
+    mask = np.array([[True, False], [False, True]])
+    hint = hint_from_mask(color, mask)
+    expected = np.zeros((4, 2, 2), np.float32)
+    expected[:3, 0, 0] = (1.0, 0.0, 0.0)
+    expected[:3, 1, 1] = (0.4, 0.2, 0.8)
+    expected[3] = mask
+    assert hint.dtype == np.float32 and hint.shape == (4, 2, 2)
+    np.testing.assert_allclose(hint, expected, atol=1e-7)
+    assert flat_cells(color).tolist() == [[False, True], [True, True]]
+
+
+def test_cell_colors_center_not_edge_mix() -> None:
+    color = np.full((4, 4, 3), 200, np.uint8)
+    color[0, :] = 0  # a line along the block's top edge
+    assert cell_colors(color)[0, 0].tolist() == [200, 200, 200]
+
+
+def test_distribution_counts_and_colors() -> None:
+    size = 128
+    color = np.zeros((size, size, 3), np.uint8)
+    color[:, : size // 2] = (250, 200, 30)
+    color[:, size // 2 :] = (20, 90, 160)
+    rng = np.random.default_rng(0)
+    counts = []
+    for _ in range(200):
+        hint = sample_hint(color, rng)
+        assert hint.shape == (4, size // contract.HINT_SCALE, size // contract.HINT_SCALE)
+        m = hint[3] > 0
+        counts.append(int(m.sum()))
+        # every hinted cell carries its region's flat color
+        left = m[:, : size // 8]
+        assert np.allclose(hint[:3, :, : size // 8][:, left].T, np.array([250, 200, 30]) / 255, atol=1e-6)
+    counts_a = np.array(counts)
+    assert 0.05 < (counts_a == 0).mean() < 0.3  # a fair share without hints
+    assert counts_a.max() >= 24  # up to dozens
+
+
+def test_bad_config_and_input() -> None:
+    with pytest.raises(ValueError, match="density"):
+        HintConfig(density_min=0.5, density_max=0.1)
+    with pytest.raises(ValueError, match="multiple"):
+        sample_hint(np.zeros((10, 12, 3), np.uint8), np.random.default_rng(0))

@@ -1,6 +1,5 @@
 """A tiny model overfits one fixed pair: the loss falls by a large factor in a few hundred steps."""
 
-import time
 from dataclasses import replace
 
 import torch
@@ -14,11 +13,9 @@ def test_overfits_fixed_pair(tiny_cfg: TrainConfig) -> None:
     cfg = replace(tiny_cfg, lr=3e-3, w_a=0.0, w_hint=0.0)
     trainer = Trainer(cfg)
     batch = fixed_batch(SyntheticDataset(32, seed=5), [0, 0])  # one pair, twice (BatchNorm)
-    start = time.monotonic()
     first = trainer.train_step(batch)["huber"]
-    for _ in range(300):
+    for _ in range(200):
         last = trainer.train_step(batch)["huber"]
-    assert time.monotonic() - start < 60
     assert last < first / 10, (first, last)
     with torch.no_grad():
         trainer.generator.train()

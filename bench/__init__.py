@@ -1,0 +1,1 @@
+"""Benchmarks and load tools: raw model, gateway, Triton, stages; fuzzing and soak runs."""

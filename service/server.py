@@ -1,5 +1,9 @@
 """The gateway process: gRPC server, health, reflection, metrics endpoint, graceful shutdown.
 
+Health policy: service ``""`` (liveness) is SERVING from start until the drain begins, whatever
+the backend does, so a Triton outage never restarts gateway pods; ``colorizer.v1.Colorizer``
+(readiness) is SERVING only while the backend is ready, so traffic moves to pods that can serve.
+
 ``serve(settings)`` runs it until SIGTERM/SIGINT; ``running_server(settings)`` runs it inside
 another program (the CLI's local mode, tests) and yields the address to dial.
 """
@@ -21,6 +25,7 @@ from service.grpc_gen.colorizer.v1 import colorizer_pb2, colorizer_pb2_grpc
 from service.interceptors import MetricsInterceptor, RequestIdInterceptor
 from service.metrics import Metrics, MetricsServer, create_metrics
 from service.pipeline import Pipeline
+from service.security import TokenAuthInterceptor, TokenFile, server_credentials
 from service.servicer import ColorizerServicer
 from service.settings import Settings
 
@@ -74,8 +79,15 @@ class Gateway:
         await self.backend.start()
         await self.pipeline.start()
         self._health = health.aio.HealthServicer()
+        interceptors: list[grpc.aio.ServerInterceptor] = [
+            RequestIdInterceptor(),
+            MetricsInterceptor(self.metrics),  # outside the auth check: refusals are counted too
+        ]
+        if s.auth_tokens_file is not None:
+            interceptors.append(TokenAuthInterceptor(TokenFile(s.auth_tokens_file)))
+        credentials = server_credentials(s)
         server = grpc.aio.server(
-            interceptors=[RequestIdInterceptor(), MetricsInterceptor(self.metrics)],
+            interceptors=interceptors,
             options=[
                 ("grpc.max_receive_message_length", s.max_message_bytes),
                 ("grpc.max_send_message_length", s.max_message_bytes),
@@ -91,26 +103,35 @@ class Gateway:
             ColorizerServicer(self.pipeline, s.stream_concurrency), server
         )
         health_pb2_grpc.add_HealthServicer_to_server(self._health, server)
-        reflection.enable_server_reflection(
-            (
-                SERVICE_NAME,
-                health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
-                reflection.SERVICE_NAME,
-            ),
-            server,
-        )
-        self._port = server.add_insecure_port(f"{s.host}:{s.port}")
+        if s.reflection:
+            reflection.enable_server_reflection(
+                (
+                    SERVICE_NAME,
+                    health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+                    reflection.SERVICE_NAME,
+                ),
+                server,
+            )
+        address = f"{s.host}:{s.port}"
+        if credentials is None:
+            self._port = server.add_insecure_port(address)
+        else:
+            self._port = server.add_secure_port(address, credentials)
         if not self._port:
             raise OSError(f"cannot bind gRPC port {s.host}:{s.port}")
         self._server = server
+        # Liveness: the process serves; it stays SERVING while the backend comes and goes.
+        await self._health.set("", health_pb2.HealthCheckResponse.SERVING)
         await self._update_health()
         await server.start()
         self._metrics_server.start()
         self._watcher = asyncio.create_task(self._watch_backend(), name="backend-readiness")
         logger.info(
-            "gateway serving on %s:%d (backend %s, metrics on :%d)",
+            "gateway serving on %s:%d (%s, %s, backend %s, metrics on :%d)",
             s.host,
             self._port,
+            "plaintext" if credentials is None else ("mTLS" if s.tls_client_ca_file else "TLS"),
+            "token auth" if s.auth_tokens_file else "no auth",
             self.backend.name,
             self.metrics_port,
         )
@@ -150,8 +171,7 @@ class Gateway:
                 if ready
                 else health_pb2.HealthCheckResponse.NOT_SERVING
             )
-            for name in ("", SERVICE_NAME):
-                await self._health.set(name, status)
+            await self._health.set(SERVICE_NAME, status)
             if self._ready is not None:
                 log = logger.info if ready else logger.warning
                 log("backend %s is %s", self.backend.name, "ready" if ready else "NOT ready")

@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from colorizer import contract
@@ -100,6 +100,35 @@ class Settings(BaseSettings):
         ge=1,
         description="Largest encoded hint image accepted, in bytes.",
     )
+    tls_cert_file: Path | None = Field(
+        None,
+        description="PEM server certificate chain; with tls_key_file the gRPC port speaks TLS "
+        "(unset: plaintext, for a mesh or a trusted network).",
+    )
+    tls_key_file: Path | None = Field(None, description="PEM private key of tls_cert_file.")
+    tls_client_ca_file: Path | None = Field(
+        None,
+        description="PEM CA bundle; when set, clients must present a certificate it signed (mTLS). "
+        "Needs tls_cert_file.",
+    )
+    auth_tokens_file: Path | None = Field(
+        None,
+        description="File of accepted bearer tokens, one per line ('#' comments and blank lines "
+        "ignored; re-read when it changes, e.g. a mounted Kubernetes Secret). When set, every call "
+        "except grpc.health.v1 needs 'authorization: Bearer <token>' metadata.",
+    )
+    reflection: bool = Field(
+        True,
+        description="Serve gRPC server reflection (behind the token check when auth_tokens_file is set).",
+    )
+    triton_tls: bool = Field(False, description="Dial Triton over TLS (backend=triton).")
+    triton_tls_ca_file: Path | None = Field(
+        None, description="PEM CA bundle that signed Triton's certificate (unset: system roots)."
+    )
+    triton_tls_cert_file: Path | None = Field(
+        None, description="PEM client certificate for Triton, when Triton requires mTLS."
+    )
+    triton_tls_key_file: Path | None = Field(None, description="PEM private key of triton_tls_cert_file.")
     log_level: str = Field("INFO", description="Log level: DEBUG, INFO, WARNING, ERROR.")
     log_format: Literal["text", "json"] = Field(
         "text", description="Log lines as plain text or one JSON object each."
@@ -118,6 +147,20 @@ class Settings(BaseSettings):
         if value not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
             raise ValueError(f"unknown log level {value!r}")
         return value
+
+    @model_validator(mode="after")
+    def _check_tls_pairs(self) -> Settings:
+        if (self.tls_cert_file is None) != (self.tls_key_file is None):
+            raise ValueError("tls_cert_file and tls_key_file must be set together")
+        if self.tls_client_ca_file is not None and self.tls_cert_file is None:
+            raise ValueError("tls_client_ca_file (mTLS) needs tls_cert_file and tls_key_file")
+        if (self.triton_tls_cert_file is None) != (self.triton_tls_key_file is None):
+            raise ValueError("triton_tls_cert_file and triton_tls_key_file must be set together")
+        if not self.triton_tls and any(
+            f is not None for f in (self.triton_tls_ca_file, self.triton_tls_cert_file)
+        ):
+            raise ValueError("triton_tls_* files are set but triton_tls is false")
+        return self
 
     def limits(self) -> InputLimits:
         """The input limits, in the form the imaging library takes."""

@@ -25,7 +25,8 @@ I32 = npt.NDArray[np.int32]
 F64 = npt.NDArray[np.float64]
 
 #: Two colors closer than this (CIEDE2000) count as the same color in the bleeding metric: a
-#: neighbour's hint that matches a region's own truth cannot be told apart from a correct fill.
+#: neighbour's hint that matches a region's own truth cannot be told apart from a correct fill,
+#: and an output this close to a neighbour's hint has taken that hint's color.
 SAME_COLOR_DE = 10.0
 
 
@@ -106,9 +107,10 @@ def bleeding(
     line's width, so a line of the sketch separates them), each of ``r``'s pixels ``p`` whose
     truth ``t`` differs from ``q``'s hint color ``h`` by more than :data:`SAME_COLOR_DE` is
     *eligible*, unless ``r`` carries a hint of that color itself. An eligible pixel has *bled*
-    when its output ``o`` lies closer to ``h`` than half the way from ``t``:
-    ``CIEDE2000(o, h) < CIEDE2000(h, t) / 2``. A merely wrong
-    color, far from both, is not bleeding. Pixels are counted once however many hints reach them.
+    when its output ``o`` has taken on ``h``: ``CIEDE2000(o, h) < min(SAME_COLOR_DE,
+    CIEDE2000(h, t) / 2)``, the same color as the hint and nearer to it than to the truth. A
+    merely wrong color (a gray from an untrained model, say) is not bleeding unless it happens to
+    be the neighbour's hint color. Pixels are counted once however many hints reach them.
     """
     by_label: dict[int, list[tuple[int, int, int]]] = {}
     for h in hints:
@@ -134,7 +136,7 @@ def bleeding(
             gap = ciede2000(truth_r, lab)
             ok = gap > SAME_COLOR_DE
             any_eligible |= ok
-            any_bled |= ok & (ciede2000(out_r, lab) < gap / 2.0)
+            any_bled |= ok & (ciede2000(out_r, lab) < np.minimum(gap / 2.0, SAME_COLOR_DE))
         eligible += int(any_eligible.sum())
         bled += int(any_bled.sum())
     return Bleeding(bled=bled, eligible=eligible)

@@ -41,9 +41,15 @@ class TritonBackend(Backend):
         """Open the channel; Triton being down now only means 'not ready yet'."""
         import tritonclient.grpc.aio as triton
 
-        keepalive_ms = int(self._settings.keepalive_time_s * 1000)
+        s = self._settings
+        keepalive_ms = int(s.keepalive_time_s * 1000)
+        # tritonclient reads the PEM files itself; it takes their paths.
         self._client = triton.InferenceServerClient(
-            self._settings.triton_url,
+            s.triton_url,
+            ssl=s.triton_tls,
+            root_certificates=str(s.triton_tls_ca_file) if s.triton_tls_ca_file else None,
+            private_key=str(s.triton_tls_key_file) if s.triton_tls_key_file else None,
+            certificate_chain=str(s.triton_tls_cert_file) if s.triton_tls_cert_file else None,
             channel_args=[
                 ("grpc.max_send_message_length", 2**31 - 1),
                 ("grpc.max_receive_message_length", 2**31 - 1),
@@ -88,7 +94,13 @@ class TritonBackend(Backend):
             return False
 
     async def infer(self, sketch: F32, hint: F32, *, timeout_s: float | None = None) -> F32:
-        """One Triton inference; the remaining deadline becomes tritonclient's ``client_timeout``."""
+        """One Triton inference, bounded by the caller's remaining deadline.
+
+        The deadline travels twice: as the gRPC deadline of the call (``client_timeout``: the
+        gateway stops waiting) and as Triton's per-request ``timeout`` in microseconds (Triton
+        may drop the request from its queue once it expired, where the model's queue policy
+        allows overrides).
+        """
         import tritonclient.grpc.aio as triton
         from tritonclient.utils import InferenceServerException
 
@@ -110,6 +122,7 @@ class TritonBackend(Backend):
                 inputs,
                 model_version=self._settings.model_version,
                 outputs=[triton.InferRequestedOutput(contract.COLOR.name)],
+                timeout=max(int(timeout * 1e6), 1),
                 client_timeout=max(timeout, 0.001),
             )
         except InferenceServerException as exc:

@@ -3,7 +3,6 @@
 from pathlib import Path
 
 import cv2
-import numpy as np
 import pytest
 
 from colorizer import contract
@@ -12,7 +11,7 @@ from colorizer.data.synth import render_indexed
 
 
 def _check(sample: tuple, size: int) -> None:
-    sketch, hint, color = sample
+    sketch = sample[0]
     for t, spec in zip(sample, (contract.SKETCH, contract.HINT, contract.COLOR), strict=True):
         assert tuple(t.shape) == spec.shape(None, size, size)[1:]
         assert str(t.dtype) == "torch.float32"

@@ -1,4 +1,4 @@
-"""Generator: tensor contract for every preset, size errors, SGRU structure (concat residuals, gated skips)."""
+"""Generator: tensor contract per preset, size errors, SGRU structure (concat residuals, gated skips)."""
 
 import pytest
 import torch

@@ -41,7 +41,8 @@ def test_checkpoint_round_trip(tiny_cfg: TrainConfig) -> None:
 def test_resume_continues_step_count(tiny_cfg: TrainConfig, tmp_path: Path) -> None:
     out = tmp_path / "cli"
     common = ["train", "--preset", "tiny", "--crop", "32", "--batch-size", "2", "--workers", "0",
-              "--threads", "1", "--val-size", "2", "--out", str(out), "--no-progress", "--ckpt-every", "2", "--log-every", "1"]
+              "--threads", "1", "--val-size", "2", "--out", str(out), "--no-progress",
+              "--ckpt-every", "2", "--log-every", "1"]
     assert main([*common, "--steps", "3"]) == 0
     assert load_checkpoint(out / "last.pt")["step"] == 3
     assert main([*common, "--steps", "5", "--resume"]) == 0

@@ -28,7 +28,6 @@ class CeilingResult:
 
 
 def _conv_model(channels: int, size: int, batch: int) -> tuple[bytes, dict[str, np.ndarray], float]:
-    import onnx
     from onnx import TensorProto, helper, numpy_helper
 
     rng = np.random.default_rng(0)
@@ -67,7 +66,7 @@ def _matmul_model(n: int) -> tuple[bytes, dict[str, np.ndarray], float]:
 
 def _time(session: Any, feeds: dict[str, np.ndarray], min_s: float, min_reps: int) -> float:
     session.run(None, feeds)  # warm-up: first run allocates and picks kernels
-    times = []
+    times: list[float] = []
     start = time.perf_counter()
     while len(times) < min_reps or time.perf_counter() - start < min_s:
         t0 = time.perf_counter()
@@ -77,9 +76,7 @@ def _time(session: Any, feeds: dict[str, np.ndarray], min_s: float, min_reps: in
     return min(times)
 
 
-def measure_ceiling(
-    make_options: Any, *, quick: bool = False, min_s: float = 2.0
-) -> list[CeilingResult]:
+def measure_ceiling(make_options: Any, *, quick: bool = False, min_s: float = 2.0) -> list[CeilingResult]:
     """GFLOP/s of a 3x3 conv (128 channels) and a square matmul, with ``make_options()`` sessions."""
     import onnxruntime as ort
 

@@ -15,7 +15,6 @@ from colorizer.imaging.header import read_header
 from colorizer.imaging.limits import InputLimits
 
 U8 = npt.NDArray[np.uint8]
-F32 = npt.NDArray[np.float32]
 
 
 def decode_sketch(data: bytes, limits: InputLimits, *, extract: bool = False) -> U8:
@@ -26,9 +25,10 @@ def decode_sketch(data: bytes, limits: InputLimits, *, extract: bool = False) ->
     its lines are extracted with :func:`colorizer.lines.extract_lines`. EXIF orientation is not
     applied: hint coordinates refer to the stored pixel grid, as the decoder returns it.
     """
-    unit = _decode(data, "sketch", limits.max_sketch_bytes, "max_sketch_bytes", limits)
-    rgb = _to_unit_rgb_on_white(unit)
-    rgb8 = _to_u8(rgb)
+    img = _decode(data, "sketch", limits.max_sketch_bytes, "max_sketch_bytes", limits)
+    if img.shape[2] == 1 and not extract:
+        return np.ascontiguousarray(img[:, :, 0])
+    rgb8 = _rgb_on_white(img)
     if extract:
         from colorizer.lines import extract_lines  # numpy + OpenCV only, like this module
 
@@ -41,16 +41,15 @@ def decode_hint_image(data: bytes, orig_hw: tuple[int, int], limits: InputLimits
 
     The layer must have an alpha channel and the same size as the sketch (``orig_hw``).
     """
-    unit = _decode(
+    img = _decode(
         data, "hint_image", limits.max_hint_image_bytes, "max_hint_image_bytes", limits, expect_hw=orig_hw
     )
-    if unit.shape[2] != 4:
+    if img.shape[2] != 4:
         raise ImageInputError(
             "hint_image: has no alpha channel; paint hints on a transparent layer "
             "(pixels with alpha > 0 are hints)"
         )
-    rgba = _to_u8(unit)
-    return np.ascontiguousarray(rgba[:, :, [2, 1, 0, 3]])
+    return np.asarray(cv2.cvtColor(img, cv2.COLOR_BGRA2RGBA), dtype=np.uint8)
 
 
 def _decode(
@@ -61,8 +60,8 @@ def _decode(
     limits: InputLimits,
     *,
     expect_hw: tuple[int, int] | None = None,
-) -> F32:
-    """Check limits, decode, and return float32 [H, W, C] in 0..1 with C in (1, 3, 4), BGR(A)."""
+) -> U8:
+    """Check limits, decode, and return uint8 [H, W, C] with C in (1, 3, 4), BGR(A)."""
     if len(data) > max_bytes:
         raise LimitExceededError(f"{field}: {len(data)} bytes exceed the limit of {max_bytes} ({limit_name})")
     header = read_header(data, field)
@@ -92,39 +91,46 @@ def _decode(
             f"{field}: declared size {header.width}x{header.height} does not match the decoded "
             f"{img.shape[1]}x{img.shape[0]}"
         )
-    return _to_unit(img, field)
+    return _to_u8_channels(img, field)
 
 
-def _to_unit(img: np.ndarray, field: str) -> F32:
-    """Any OpenCV-decoded array -> float32 [H, W, C] in 0..1."""
+def _to_u8_channels(img: np.ndarray, field: str) -> U8:
+    """Any OpenCV-decoded array -> uint8 [H, W, C] (C in 1, 3, 4), converted to 8 bits first.
+
+    Going to 8 bits before any other step keeps the working memory near one byte per sample:
+    a 16-bit RGBA image at the pixel limit would otherwise need several float copies (measured:
+    ~900 MB for 4096x4096), enough to get a gateway pod OOM-killed by one request.
+    """
     if img.ndim == 2:
         img = img[:, :, None]
-    if img.shape[2] == 2:  # gray + alpha (some TIFFs): make it BGRA
-        img = np.concatenate([img[:, :, :1]] * 3 + [img[:, :, 1:]], axis=2)
-    if img.shape[2] not in (1, 3, 4):
-        raise ImageInputError(f"{field}: unsupported channel count {img.shape[2]}")
     if img.dtype == np.uint8:
-        scale = 1.0 / 255.0
+        pass
     elif img.dtype == np.uint16:
-        scale = 1.0 / 65535.0
+        img = cv2.convertScaleAbs(img, alpha=1.0 / 257.0)  # rounds and saturates, 1 byte/sample out
     elif img.dtype in (np.float32, np.float64):
-        return np.clip(img.astype(np.float32), 0.0, 1.0)
+        img = np.nan_to_num(img.astype(np.float32, copy=False), nan=0.0, posinf=1.0, neginf=0.0)
+        img = cv2.convertScaleAbs(np.clip(img, 0.0, 1.0, out=img), alpha=255.0)
     else:
         raise ImageInputError(f"{field}: unsupported sample type {img.dtype} (use 8 or 16 bits)")
-    return img.astype(np.float32) * np.float32(scale)
+    if img.ndim == 2:  # cv2 drops a trailing axis of length 1
+        img = img[:, :, None]
+    if img.shape[2] == 2:  # gray + alpha (some TIFFs): make it BGRA
+        img = cv2.merge([img[:, :, 0], img[:, :, 0], img[:, :, 0], img[:, :, 1]])
+    if img.shape[2] not in (1, 3, 4):
+        raise ImageInputError(f"{field}: unsupported channel count {img.shape[2]}")
+    return np.asarray(img, dtype=np.uint8)
 
 
-def _to_unit_rgb_on_white(unit: F32) -> F32:
-    """float [H, W, 1|3|4] BGR(A) -> float [H, W, 3] RGB with alpha composited on white paper."""
-    if unit.shape[2] == 1:
-        color = np.repeat(unit, 3, axis=2)
-    else:
-        color = unit[:, :, 2::-1] if unit.shape[2] == 3 else unit[:, :, [2, 1, 0]]
-    if unit.shape[2] == 4:
-        alpha = unit[:, :, 3:4]
-        color = color * alpha + (np.float32(1.0) - alpha)
-    return np.ascontiguousarray(color, dtype=np.float32)
+def _rgb_on_white(img: U8) -> U8:
+    """uint8 [H, W, 1|3|4] BGR(A) -> uint8 [H, W, 3] RGB, alpha composited on white paper.
 
-
-def _to_u8(unit: F32) -> U8:
-    return (unit * np.float32(255.0) + np.float32(0.5)).astype(np.uint8)
+    Compositing is ``c * a / 255 + (255 - a)``, rounded: the same values as in floating point.
+    """
+    if img.shape[2] == 1:
+        return np.asarray(cv2.cvtColor(img[:, :, 0], cv2.COLOR_GRAY2RGB), dtype=np.uint8)
+    if img.shape[2] == 3:
+        return np.asarray(cv2.cvtColor(img, cv2.COLOR_BGR2RGB), dtype=np.uint8)
+    rgb = cv2.cvtColor(img, cv2.COLOR_BGRA2RGB)
+    alpha = cv2.cvtColor(np.ascontiguousarray(img[:, :, 3]), cv2.COLOR_GRAY2RGB)
+    rgb = cv2.multiply(rgb, alpha, scale=1.0 / 255.0)
+    return np.asarray(cv2.add(rgb, cv2.bitwise_not(alpha)), dtype=np.uint8)

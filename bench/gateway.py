@@ -1,0 +1,227 @@
+"""Mode ``gateway``: the real gateway (``colorizer serve`` as a subprocess) under gRPC load.
+
+The gateway runs in its own process, as in production, so its CPU time and peak RSS are read from
+``/proc/<pid>`` without counting the load generator; its mean batch size comes from the
+difference of ``colorizer_batch_size_sum/_count`` on its /metrics page before and after each row.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from bench.loadgen import LoadResult, run_load
+from service.grpc_gen.colorizer.v1 import colorizer_pb2 as pb
+
+_CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+@dataclass(frozen=True)
+class LoadRow:
+    """One concurrency level's measurement (gateway or a direct client)."""
+
+    target: str
+    concurrency: int
+    sent: int
+    ok: int
+    codes: dict[str, int]
+    wall_s: float
+    images_per_s: float
+    p50_ms: float
+    p95_ms: float
+    p99_ms: float
+    #: Mean images per model batch in the gateway (nan when not measured).
+    mean_batch: float = float("nan")
+    #: Cores the server process used on average (CPU seconds / wall seconds).
+    server_cores: float = float("nan")
+    #: Peak resident memory of the server process so far, MiB.
+    server_peak_rss_mib: float = float("nan")
+
+    def as_dict(self) -> dict[str, object]:
+        """JSON-ready form."""
+        return asdict(self)
+
+
+def row_from(target: str, concurrency: int, result: LoadResult, **extra: float) -> LoadRow:
+    """A :class:`LoadRow` from a load run (latencies in milliseconds)."""
+    return LoadRow(
+        target=target,
+        concurrency=concurrency,
+        sent=result.sent,
+        ok=result.ok,
+        codes=dict(result.codes),
+        wall_s=result.wall_s,
+        images_per_s=result.throughput(),
+        p50_ms=1000 * result.percentile(50),
+        p95_ms=1000 * result.percentile(95),
+        p99_ms=1000 * result.percentile(99),
+        **extra,
+    )
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of process ``pid`` (all its threads)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / _CLK_TCK  # utime, stime (fields 14, 15)
+
+
+def peak_rss_mib(pid: int) -> float:
+    """Peak resident set size (VmHWM) of ``pid`` in MiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+class GatewayProcess:
+    """``colorizer serve`` in a child process on free ports, with the given settings as env vars."""
+
+    def __init__(self, settings: dict[str, str], log_path: Path) -> None:
+        self.port = free_port()
+        self.metrics_port = free_port()
+        self.settings = dict(settings)
+        self._log_path = log_path
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def address(self) -> str:
+        """gRPC address to dial."""
+        return f"127.0.0.1:{self.port}"
+
+    @property
+    def pid(self) -> int:
+        """The gateway's process id."""
+        if self._proc is None:
+            raise RuntimeError("gateway not started")
+        return self._proc.pid
+
+    def start(self, timeout_s: float = 120.0) -> None:
+        """Start it and wait until GetModelInfo answers."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith("COLORIZER_")}
+        env.update({f"COLORIZER_{k.upper()}": v for k, v in self.settings.items()})
+        env.update(
+            COLORIZER_HOST="127.0.0.1",
+            COLORIZER_PORT=str(self.port),
+            COLORIZER_METRICS_PORT=str(self.metrics_port),
+        )
+        self._log_path.parent.mkdir(parents=True, exist_ok=True)
+        with self._log_path.open("ab") as log:
+            self._proc = subprocess.Popen(
+                [sys.executable, "-m", "colorizer.cli", "serve"],
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=env,
+            )
+        deadline = time.monotonic() + timeout_s
+        while True:
+            if self._proc.poll() is not None:
+                raise RuntimeError(f"gateway exited with {self._proc.returncode}; see {self._log_path}")
+            if asyncio.run(_answers(self.address)):
+                return
+            if time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"gateway not ready after {timeout_s} s; see {self._log_path}")
+            time.sleep(0.2)
+
+    def stop(self) -> None:
+        """SIGTERM, then SIGKILL if it does not exit within its grace."""
+        if self._proc is None:
+            return
+        if self._proc.poll() is None:
+            self._proc.terminate()
+            try:
+                self._proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+                self._proc.wait()
+        self._proc = None
+
+    def batch_totals(self) -> tuple[float, float]:
+        """(sum, count) of ``colorizer_batch_size`` from its /metrics page."""
+        url = f"http://127.0.0.1:{self.metrics_port}/metrics"
+        with urllib.request.urlopen(url, timeout=10) as response:
+            text = response.read().decode()
+        values = {"colorizer_batch_size_sum": 0.0, "colorizer_batch_size_count": 0.0}
+        for line in text.splitlines():
+            name, _, value = line.partition(" ")
+            if name in values:
+                values[name] = float(value)
+        return values["colorizer_batch_size_sum"], values["colorizer_batch_size_count"]
+
+
+async def _answers(address: str) -> bool:
+    import grpc
+
+    from service.grpc_gen.colorizer.v1 import colorizer_pb2_grpc
+
+    async with grpc.aio.insecure_channel(address) as channel:
+        try:
+            await colorizer_pb2_grpc.ColorizerStub(channel).GetModelInfo(pb.GetModelInfoRequest(), timeout=2)
+        except grpc.RpcError:
+            return False
+    return True
+
+
+@contextlib.contextmanager
+def running_gateway(settings: dict[str, str], log_path: Path) -> Iterator[GatewayProcess]:
+    """A started :class:`GatewayProcess`, stopped on exit."""
+    gateway = GatewayProcess(settings, log_path)
+    gateway.start()
+    try:
+        yield gateway
+    finally:
+        gateway.stop()
+
+
+def sweep(
+    gateway: GatewayProcess,
+    requests: Sequence[pb.ColorizeRequest],
+    concurrencies: Sequence[int],
+    *,
+    duration_s: float,
+    target: str,
+    timeout_s: float = 300.0,
+) -> list[LoadRow]:
+    """Closed-loop load at each concurrency for ``duration_s``, after one warm-up burst."""
+    # Warm-up: the first batch of each size makes ORT plan and allocate for that shape.
+    asyncio.run(run_load(gateway.address, requests, concurrency=8, total=16, timeout_s=timeout_s))
+    rows = []
+    for concurrency in concurrencies:
+        batch_sum0, batch_n0 = gateway.batch_totals()
+        cpu0 = cpu_seconds(gateway.pid)
+        result = asyncio.run(
+            run_load(
+                gateway.address, requests, concurrency=concurrency, duration_s=duration_s, timeout_s=timeout_s
+            )
+        )
+        cpu1 = cpu_seconds(gateway.pid)
+        batch_sum1, batch_n1 = gateway.batch_totals()
+        batches = batch_n1 - batch_n0
+        rows.append(
+            row_from(
+                target,
+                concurrency,
+                result,
+                mean_batch=(batch_sum1 - batch_sum0) / batches if batches else float("nan"),
+                server_cores=(cpu1 - cpu0) / result.wall_s,
+                server_peak_rss_mib=peak_rss_mib(gateway.pid),
+            )
+        )
+    return rows

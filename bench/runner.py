@@ -1,0 +1,242 @@
+"""Runs the benchmark modes in one process and collects one report dict (no printing here).
+
+Every compared pair is measured in this one run: raw ORT and the compute ceiling, the embedded
+gateway, gateway -> Triton and direct tritonclient, the image stages, FP32 and INT8.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bench import machine
+from bench.targets import evaluate_targets
+
+logger = logging.getLogger("bench")
+
+MODES = ("raw", "gateway", "triton", "stages", "int8")
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    """Sizes, levels and time budgets of one run (``quick`` shrinks all of them)."""
+
+    model_repository: Path
+    canvas: int
+    threads: int
+    modes: tuple[str, ...] = MODES
+    batches: tuple[int, ...] = (1, 2, 4, 8, 16)
+    raw_budget_s: float = 40.0
+    ceiling_quick: bool = False
+    concurrencies: tuple[int, ...] = (1, 4, 16, 64)
+    triton_concurrencies: tuple[int, ...] = (4, 16)
+    row_s: float = 15.0
+    sketch_size: int = 512
+    stage_sizes: tuple[int, ...] = (256, 512, 1024, 2048)
+    stage_budget_s: float = 0.5
+    gateway_env: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def make(cls, model_repository: Path, canvas: int, *, quick: bool, modes: tuple[str, ...]) -> BenchConfig:
+        """The default (about 5 minutes on 2 cores) or the quick (seconds) configuration."""
+        threads = os.cpu_count() or 1
+        env = {"model_repository": str(model_repository), "input_size": str(canvas), "log_level": "WARNING"}
+        if not quick:
+            return cls(model_repository, canvas, threads, modes, gateway_env=env)
+        return cls(
+            model_repository,
+            canvas,
+            threads,
+            modes,
+            batches=(1, 2),
+            raw_budget_s=0.5,
+            ceiling_quick=True,
+            concurrencies=(1, 4),
+            triton_concurrencies=(2,),
+            row_s=1.0,
+            sketch_size=canvas,
+            stage_sizes=(64, 128),
+            stage_budget_s=0.02,
+            gateway_env=env,
+        )
+
+
+def model_path(repository: Path) -> Path:
+    """The highest version's model.onnx, as the embedded backend picks it."""
+    from colorizer import contract
+    from service.backends.embedded import find_model
+
+    return find_model(repository, contract.MODEL_NAME)[0]
+
+
+def run_bench(cfg: BenchConfig, workdir: Path, progress: Callable[[str], None]) -> dict[str, Any]:
+    """Run the configured modes; returns the report (see :func:`bench.report.write_report`)."""
+    path = model_path(cfg.model_repository)
+    report: dict[str, Any] = {
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "machine": machine.machine_info(),
+        "versions": machine.versions(),
+        "model": machine.model_info(path),
+        "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(cfg).items()},
+    }
+    steps: dict[str, Callable[[BenchConfig, Path, Path], dict[str, Any]]] = {
+        "raw": _raw,
+        "gateway": _gateway,
+        "triton": _triton,
+        "stages": _stages,
+        "int8": _int8,
+    }
+    for mode in cfg.modes:
+        progress(f"mode {mode}")
+        started = time.perf_counter()
+        try:
+            report[mode] = steps[mode](cfg, path, workdir)
+        except _Skipped as skip:
+            report[mode] = {"skipped": str(skip)}
+        report[mode]["mode_wall_s"] = round(time.perf_counter() - started, 1)
+    report["machine"]["load_average_at_end"] = machine.load_average()
+    report["targets"] = evaluate_targets(report)
+    return report
+
+
+class _Skipped(Exception):
+    """A mode that cannot run here (e.g. no Triton environment); recorded, not fatal."""
+
+
+def _raw(cfg: BenchConfig, path: Path, _work: Path) -> dict[str, Any]:
+    from bench.ceiling import measure_ceiling
+    from bench.flops import conv_gflops_onnx
+    from bench.raw import make_session, measure_batches, op_profile
+    from service.backends.embedded import session_options
+
+    gflop = conv_gflops_onnx(path, cfg.canvas, cfg.canvas)
+    rows = measure_batches(
+        make_session(path, cfg.threads), cfg.canvas, cfg.batches, budget_s=cfg.raw_budget_s
+    )
+    ceiling = measure_ceiling(lambda: session_options(cfg.threads), quick=cfg.ceiling_quick)
+    best = max(rows, key=lambda r: r.images_per_s)
+    profile = op_profile(path, cfg.threads, cfg.canvas, best.batch)
+    ceiling_gflops = max(c.gflops for c in ceiling)
+    return {
+        "canvas": cfg.canvas,
+        "threads": cfg.threads,
+        "gflop_per_image": gflop,
+        "rows": [
+            {
+                "batch": r.batch,
+                "runs": r.runs,
+                "images_per_s": r.images_per_s,
+                "ms_per_image": r.ms_per_image,
+                "gflops": gflop * r.images_per_s,
+            }
+            for r in rows
+        ],
+        "best_batch": best.batch,
+        "best_images_per_s": best.images_per_s,
+        "batch1_ms": next(r.ms_per_image for r in rows if r.batch == 1) if 1 in cfg.batches else math.nan,
+        "ceiling": [
+            {"name": c.name, "gflop": c.gflop, "seconds": c.seconds, "gflops": c.gflops} for c in ceiling
+        ],
+        "ceiling_gflops": ceiling_gflops,
+        "fraction_of_ceiling": gflop * best.images_per_s / ceiling_gflops,
+        "op_time_share": profile,
+    }
+
+
+def _requests(cfg: BenchConfig) -> tuple[list[Any], list[Any]]:
+    from bench import workload
+
+    samples = workload.samples(cfg.sketch_size, 8)
+    return samples, [workload.to_request(s, f"bench-{i}") for i, s in enumerate(samples)]
+
+
+def _gateway(cfg: BenchConfig, _path: Path, work: Path) -> dict[str, Any]:
+    from bench.gateway import running_gateway, sweep
+
+    _, requests = _requests(cfg)
+    env = {**cfg.gateway_env, "backend": "embedded"}
+    with running_gateway(env, work / "gateway-embedded.log") as gw:
+        rows = sweep(gw, requests, cfg.concurrencies, duration_s=cfg.row_s, target="gateway-embedded")
+    return {"settings": env, "sketch_size": cfg.sketch_size, "rows": [r.as_dict() for r in rows]}
+
+
+def _triton(cfg: BenchConfig, _path: Path, work: Path) -> dict[str, Any]:
+    from bench.gateway import running_gateway, sweep
+    from bench.triton_direct import direct_sweep
+    from export.triton_local import LocalTriton, TritonError
+
+    samples, requests = _requests(cfg)
+    try:
+        triton = LocalTriton(cfg.model_repository, workdir=work / "triton")
+    except TritonError as exc:
+        raise _Skipped(str(exc)) from exc
+    rows = []
+    with triton:
+        env = {**cfg.gateway_env, "backend": "triton", "triton_url": triton.grpc_url}
+        with running_gateway(env, work / "gateway-triton.log") as gw:
+            # A-B then B-A order over the levels, so drifting background load hits both sides alike.
+            for i, c in enumerate(cfg.triton_concurrencies):
+                pair = [
+                    lambda c=c: sweep(gw, requests, [c], duration_s=cfg.row_s, target="gateway-triton"),
+                    lambda c=c: direct_sweep(
+                        triton.grpc_url,
+                        samples,
+                        [c],
+                        canvas=cfg.canvas,
+                        duration_s=cfg.row_s,
+                        workers=cfg.threads,
+                    ),
+                ]
+                for run in pair if i % 2 == 0 else pair[::-1]:
+                    rows.extend(run())
+    return {
+        "settings": {k: v for k, v in env.items() if k != "triton_url"},
+        "rows": [r.as_dict() for r in rows],
+    }
+
+
+def _stages(cfg: BenchConfig, path: Path, _work: Path) -> dict[str, Any]:
+    from bench.stages import growth_exponents, measure_stages
+
+    rows = measure_stages(path, cfg.canvas, cfg.stage_sizes, threads=cfg.threads, budget_s=cfg.stage_budget_s)
+    return {
+        "canvas": cfg.canvas,
+        "rows": [r.as_dict() for r in rows],
+        "growth_exponent": growth_exponents(rows),
+    }
+
+
+def _int8(cfg: BenchConfig, path: Path, work: Path) -> dict[str, Any]:
+    from bench.quant import compare_outputs, gateway_feeds, quantize_int8
+    from bench.raw import make_session, measure_batches
+
+    calibration = gateway_feeds(cfg.sketch_size, cfg.canvas, range(8))
+    int8_path = quantize_int8(path, work / "int8" / "model.onnx", calibration)
+    fp32, int8 = make_session(path, cfg.threads), make_session(int8_path, cfg.threads)
+    quality = compare_outputs(fp32, int8, gateway_feeds(cfg.sketch_size, cfg.canvas, range(100, 104)))
+    batches = tuple(b for b in (1, 8) if b <= max(cfg.batches)) or (1,)
+    rows: dict[str, list[dict[str, float]]] = {"fp32": [], "int8": []}
+    # Alternate whole sweeps, twice, and keep each batch's faster median: load bursts hit both.
+    budget = cfg.raw_budget_s / 4
+    for _ in range(2):
+        for name, session in (("fp32", fp32), ("int8", int8)):
+            for r in measure_batches(session, cfg.canvas, batches, budget_s=budget, min_runs=2):
+                rows[name].append({"batch": r.batch, "images_per_s": r.images_per_s})
+    best = {
+        name: {b: max(x["images_per_s"] for x in rs if x["batch"] == b) for b in batches}
+        for name, rs in rows.items()
+    }
+    return {
+        "method": "onnxruntime.quantization static QDQ, per-channel int8 weights, uint8 activations, "
+        "MinMax calibration on 8 gateway-encoded sketches",
+        "file": str(int8_path),
+        "images_per_s": {name: {str(b): v for b, v in d.items()} for name, d in best.items()},
+        "speedup": {str(b): best["int8"][b] / best["fp32"][b] for b in batches},
+        "quality_vs_fp32_8bit_levels": quality.as_dict(),
+    }

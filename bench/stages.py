@@ -1,0 +1,116 @@
+"""Mode ``stages``: per-image cost of each image stage the gateway runs, by sketch size.
+
+The same imaging/encoding calls as :class:`service.pipeline.Pipeline` (decode, fit onto the
+canvas + scale to the tensor, hint map, tensor -> image + restore the original size, PNG encode),
+timed one image at a time on one thread. Inference on the served canvas is measured in the same
+loop, so the pre+post share of inference comes from one run.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bench import workload
+from bench.raw import make_session
+from colorizer import contract, encoding, imaging
+
+STAGES = ("decode", "normalize", "hint_map", "postprocess", "encode")
+
+
+@dataclass(frozen=True)
+class StageRow:
+    """Median milliseconds per stage for one sketch size."""
+
+    size: int
+    megapixels: float
+    ms: dict[str, float]
+    #: Inference of the served canvas for one image (batch 1), same loop.
+    inference_ms: float
+
+    @property
+    def pre_post_ms(self) -> float:
+        """Everything but inference."""
+        return sum(self.ms.values())
+
+    def as_dict(self) -> dict[str, object]:
+        """JSON-ready form with the derived share."""
+        out = asdict(self)
+        out["pre_post_ms"] = self.pre_post_ms
+        out["pre_post_over_inference"] = self.pre_post_ms / self.inference_ms
+        return out
+
+
+def _median_ms(fn: Callable[[], object], budget_s: float, min_runs: int = 3) -> float:
+    fn()  # warm-up (first call pays for OpenCV's lazy init)
+    times: list[float] = []
+    start = time.perf_counter()
+    while len(times) < min_runs or time.perf_counter() - start < budget_s:
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return 1000 * statistics.median(times)
+
+
+def measure_stages(
+    model: Path, canvas: int, sizes: Sequence[int], *, threads: int, budget_s: float
+) -> list[StageRow]:
+    """One :class:`StageRow` per sketch size; ``budget_s`` seconds per stage and size."""
+    limits = imaging.InputLimits(max_sketch_pixels=max(sizes) ** 2, max_sketch_bytes=2**28)
+    session = make_session(model, threads)
+    return [_measure_size(session, size, canvas, limits, budget_s) for size in sizes]
+
+
+def _measure_size(
+    session: Any, size: int, canvas: int, limits: imaging.InputLimits, budget_s: float
+) -> StageRow:
+    s = workload.sample(size, size, seed=size)
+    gray = imaging.decode_sketch(s.png, limits)
+    fitted, place = imaging.fit_sketch(gray, canvas)
+    hint, _ = imaging.build_hint_map(place, s.points, s.strokes, None, limits)
+    tensors = {
+        contract.SKETCH.name: encoding.encode_sketch(fitted)[None],
+        contract.HINT.name: hint[None],
+    }
+    (color,) = session.run([contract.COLOR.name], tensors)
+
+    def normalize() -> object:
+        out, _ = imaging.fit_sketch(gray, canvas)
+        return encoding.encode_sketch(out)
+
+    def postprocess() -> np.ndarray:
+        return imaging.restore_size(encoding.decode_color(color[0]), place)
+
+    rgb = postprocess()
+    ms = {
+        "decode": _median_ms(lambda: imaging.decode_sketch(s.png, limits), budget_s),
+        "normalize": _median_ms(normalize, budget_s),
+        "hint_map": _median_ms(
+            lambda: imaging.build_hint_map(place, s.points, s.strokes, None, limits), budget_s
+        ),
+        "postprocess": _median_ms(postprocess, budget_s),
+        "encode": _median_ms(lambda: imaging.encode_image(rgb, "png"), budget_s),
+    }
+    inference = _median_ms(lambda: session.run([contract.COLOR.name], tensors), budget_s)
+    return StageRow(size, size * size / 1e6, ms, inference)
+
+
+def growth_exponents(rows: Sequence[StageRow]) -> dict[str, float]:
+    """Per stage, k in cost ~ pixels^k between the smallest and largest size (1.0 = linear)."""
+    if len(rows) < 2:
+        return {}
+    first, last = rows[0], rows[-1]
+    pixel_ratio = last.megapixels / first.megapixels
+    out = {}
+    for stage in (*STAGES, "total"):
+        a = first.pre_post_ms if stage == "total" else first.ms[stage]
+        b = last.pre_post_ms if stage == "total" else last.ms[stage]
+        out[stage] = math.log(b / a) / math.log(pixel_ratio) if a > 0 and b > 0 else float("nan")
+    return out

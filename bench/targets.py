@@ -1,0 +1,102 @@
+"""The performance targets of issue 6, evaluated on one report (all figures from the same run)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+
+def _best(rows: list[dict[str, Any]], target: str | None = None) -> float:
+    values = [r["images_per_s"] for r in rows if target is None or r.get("target") == target]
+    return max(values) if values else math.nan
+
+
+def _target(name: str, value: float, op: str, limit: float, detail: str) -> dict[str, Any]:
+    if math.isnan(value):
+        return {"name": name, "value": None, "limit": limit, "op": op, "met": None, "detail": "not measured"}
+    met = value >= limit if op == ">=" else value <= limit
+    return {"name": name, "value": round(value, 3), "limit": limit, "op": op, "met": met, "detail": detail}
+
+
+def evaluate_targets(report: dict[str, Any]) -> list[dict[str, Any]]:
+    """One entry per target: name, measured value, the limit, met or not, and what was divided."""
+    raw = report.get("raw", {})
+    gateway = report.get("gateway", {})
+    triton = report.get("triton", {})
+    stages = report.get("stages", {})
+    out = []
+
+    raw_best = raw.get("best_images_per_s", math.nan)
+    gw_best = _best(gateway.get("rows", []))
+    out.append(
+        _target(
+            "embedded gateway (best concurrency) / raw ORT (best batch) throughput",
+            gw_best / raw_best,
+            ">=",
+            0.90,
+            f"{gw_best:.2f} / {raw_best:.2f} images/s (raw best batch {raw.get('best_batch')})",
+        )
+    )
+
+    via = _best(triton.get("rows", []), "gateway-triton")
+    direct = _best(triton.get("rows", []), "triton-direct")
+    out.append(
+        _target(
+            "gateway -> Triton / direct tritonclient throughput (best concurrency each)",
+            via / direct,
+            ">=",
+            0.90,
+            f"{via:.2f} / {direct:.2f} images/s",
+        )
+    )
+
+    c1 = next((r["p50_ms"] for r in gateway.get("rows", []) if r["concurrency"] == 1), math.nan)
+    batch1 = raw.get("batch1_ms", math.nan)
+    out.append(
+        _target(
+            "gateway p50 at concurrency 1 / raw batch-1 latency",
+            c1 / batch1,
+            "<=",
+            1.15,
+            f"{c1:.1f} ms / {batch1:.1f} ms",
+        )
+    )
+
+    out.append(
+        _target(
+            "model GFLOP/s (best batch) / measured ORT compute ceiling",
+            raw.get("fraction_of_ceiling", math.nan),
+            ">=",
+            0.50,
+            f"{raw.get('gflop_per_image', math.nan):.2f} GFLOP/image x {raw_best:.2f} images/s vs "
+            f"{raw.get('ceiling_gflops', math.nan):.1f} GFLOP/s",
+        )
+    )
+
+    exponents = stages.get("growth_exponent", {})
+    worst = max((v for k, v in exponents.items() if k != "total"), default=math.nan)
+    worst_stage = max(
+        ((k, v) for k, v in exponents.items() if k != "total"), key=lambda kv: kv[1], default=("-", 0)
+    )[0]
+    out.append(
+        _target(
+            "stage cost growth exponent vs pixel count (worst stage; 1.0 = linear)",
+            worst,
+            "<=",
+            1.0,
+            f"worst {worst_stage}; total {exponents.get('total', math.nan):.2f}; a cost ~ pixels^k",
+        )
+    )
+
+    row512 = next((r for r in stages.get("rows", []) if r["size"] == 512), None)
+    share = row512["pre_post_over_inference"] if row512 else math.nan
+    out.append(
+        _target(
+            "(pre + post) / inference for a 512x512 sketch",
+            share,
+            "<=",
+            0.15,
+            f"{row512['pre_post_ms']:.1f} ms / {row512['inference_ms']:.1f} ms" if row512 else "",
+        )
+    )
+    return out

@@ -1,0 +1,67 @@
+"""``colorizer bench --quick`` on the tiny model: report files and structure (never timings)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from conftest import BENCH_TEST_SIZE
+
+from colorizer.cli import main
+
+TARGET_NAMES = 6
+
+
+def test_quick_bench_writes_a_complete_report(tiny_repository: Path, tmp_path: Path) -> None:
+    out = tmp_path / "perf"
+    code = main(
+        [
+            "bench",
+            "--quick",
+            "--out",
+            str(out),
+            "--modes",
+            "raw,gateway,stages,int8",
+            "--model-repository",
+            str(tiny_repository),
+            "--input-size",
+            str(BENCH_TEST_SIZE),
+            "--workdir",
+            str(tmp_path / "work"),
+        ]
+    )
+    assert code == 0
+    report = json.loads((out / "bench.json").read_text())
+    assert (out / "bench.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    markdown = (out / "bench.md").read_text()
+    assert "## Targets" in markdown and "## raw ONNX Runtime" in markdown
+
+    assert report["machine"]["usable_cores"] >= 1 and "cpu_flags" in report["machine"]
+    assert "onnxruntime" in report["versions"]
+    assert report["model"]["sha256_16"]
+
+    raw = report["raw"]
+    assert [r["batch"] for r in raw["rows"]] == [1, 2]
+    assert raw["gflop_per_image"] > 0 and raw["ceiling_gflops"] > 0
+    assert 0 < raw["fraction_of_ceiling"] and raw["op_time_share"]["Conv"] > 0
+
+    rows = report["gateway"]["rows"]
+    assert [r["concurrency"] for r in rows] == [1, 4]
+    for r in rows:
+        assert r["ok"] > 0 and r["codes"].get("OK") == r["ok"]
+        assert r["p50_ms"] <= r["p95_ms"] <= r["p99_ms"]
+        assert r["mean_batch"] >= 1 and r["server_peak_rss_mib"] > 0
+
+    stages = report["stages"]
+    assert [r["size"] for r in stages["rows"]] == [64, 128]
+    assert set(stages["rows"][0]["ms"]) == {"decode", "normalize", "hint_map", "postprocess", "encode"}
+    assert "total" in stages["growth_exponent"]
+
+    int8 = report["int8"]
+    assert set(int8["speedup"]) == {"1"}
+    assert int8["quality_vs_fp32_8bit_levels"]["max_abs"] >= 0
+
+    assert len(report["targets"]) == TARGET_NAMES
+    measured = {t["name"]: t for t in report["targets"]}
+    assert all(t["value"] is not None for n, t in measured.items() if "Triton" not in n)
+    assert any(t["value"] is None for n, t in measured.items() if "Triton" in n)

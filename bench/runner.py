@@ -208,6 +208,8 @@ def _stages(cfg: BenchConfig, path: Path, _work: Path) -> dict[str, Any]:
     return {
         "canvas": cfg.canvas,
         "rows": [r.as_dict() for r in rows],
+        # The size the pre+post share target is read at: the benchmark sketches' size (512).
+        "reference_size": cfg.sketch_size if cfg.sketch_size in cfg.stage_sizes else cfg.stage_sizes[-1],
         "growth_exponent": growth_exponents(rows),
     }
 

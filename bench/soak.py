@@ -72,6 +72,7 @@ class LocalGateway:
         }
         self._log_path = log_path
         self._proc: subprocess.Popen[bytes] | None = None
+        self._terminated = False
 
     @property
     def address(self) -> str:
@@ -136,13 +137,15 @@ class LocalGateway:
     def signal(self, sig: int) -> None:
         """Send ``sig`` to the child."""
         if self._proc is not None and self._proc.poll() is None:
+            self._terminated |= sig == signal.SIGTERM
             self._proc.send_signal(sig)
 
     def stop(self, grace_s: float = 30.0) -> int | None:
-        """SIGTERM, wait up to ``grace_s``, then SIGKILL; returns the exit code."""
+        """SIGTERM (once: a second one ends a drain), wait ``grace_s``, then SIGKILL; the exit code."""
         if self._proc is None:
             return None
-        self.signal(signal.SIGTERM)
+        if not self._terminated:
+            self.signal(signal.SIGTERM)
         try:
             return self._proc.wait(grace_s)
         except subprocess.TimeoutExpired:

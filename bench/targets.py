@@ -88,11 +88,12 @@ def evaluate_targets(report: dict[str, Any]) -> list[dict[str, Any]]:
         )
     )
 
-    row512 = next((r for r in stages.get("rows", []) if r["size"] == 512), None)
+    ref = stages.get("reference_size", 512)
+    row512 = next((r for r in stages.get("rows", []) if r["size"] == ref), None)
     share = row512["pre_post_over_inference"] if row512 else math.nan
     out.append(
         _target(
-            "(pre + post) / inference for a 512x512 sketch",
+            f"(pre + post) / inference for a {ref}x{ref} sketch",
             share,
             "<=",
             0.15,

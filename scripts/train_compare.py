@@ -15,6 +15,7 @@ import argparse
 import dataclasses
 import logging
 import sys
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -51,6 +52,8 @@ def main(argv: list[str] | None = None) -> int:
     given = {k: v for k, v in vars(args).items() if k in names and v is not None}
     cfg = TrainConfig.from_dict({**TrainConfig().to_dict(), **given})
     trainer = PlainUNetTrainer(cfg) if args.arch == ARCH else Trainer(cfg)
+    if args.resume:  # give the same settings again; --steps may raise the target
+        trainer.load(Path(cfg.out) / "last.pt" if args.resume == "auto" else Path(args.resume))
     trainer.fit(progress=not args.no_progress)
     return 0
 

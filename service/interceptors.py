@@ -122,3 +122,78 @@ class MetricsInterceptor(_WrappingInterceptor):
         finally:
             self._metrics.in_flight.dec()
             self._metrics.requests.labels(method=method, code=code.name).inc()
+
+
+#: What a call refused by admission control is told.
+OVERLOADED_MESSAGE = "server overloaded: {limit} requests already in progress; retry with backoff"
+
+
+class AdmissionInterceptor(grpc.aio.ServerInterceptor):
+    """Sheds calls of ``methods`` beyond ``limit`` in progress with RESOURCE_EXHAUSTED, at once.
+
+    The batcher's queue limit alone sheds only after a request was decoded and preprocessed,
+    work that waits for the image threads; under several times the capacity that made a shed
+    answer take seconds and let decoded images pile up in memory. Counting calls at the door
+    answers in microseconds and bounds the images held at once. A stream counts as one call (its
+    items are bounded by ``stream_concurrency``).
+    """
+
+    def __init__(self, limit: int, methods: frozenset[str]) -> None:
+        self._limit = limit
+        self._methods = methods
+        self._in_progress = 0
+
+    @property
+    def in_progress(self) -> int:
+        """Guarded calls being handled now."""
+        return self._in_progress
+
+    def _admit(self) -> bool:
+        # Check and count in one step: the event loop runs one behavior at a time.
+        if self._in_progress >= self._limit:
+            return False
+        self._in_progress += 1
+        return True
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        """Wrap the guarded methods' handlers with the in-progress count."""
+        handler = await continuation(handler_call_details)
+        if handler is None or handler_call_details.method not in self._methods:
+            return handler
+        message = OVERLOADED_MESSAGE.format(limit=self._limit)
+
+        def unary(inner: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+            async def behavior(request: Any, context: grpc.aio.ServicerContext) -> Any:
+                if not self._admit():
+                    await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, message)
+                try:
+                    return await inner(request, context)
+                finally:
+                    self._in_progress -= 1
+
+            return behavior
+
+        def streaming(inner: Callable[..., Any]) -> Callable[..., Any]:
+            async def behavior(request: Any, context: grpc.aio.ServicerContext) -> Any:
+                if not self._admit():
+                    await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, message)
+                try:
+                    async for response in inner(request, context):
+                        yield response
+                finally:
+                    self._in_progress -= 1
+
+            return behavior
+
+        ser, deser = handler.response_serializer, handler.request_deserializer
+        if handler.unary_unary:
+            return grpc.unary_unary_rpc_method_handler(unary(handler.unary_unary), deser, ser)
+        if handler.stream_unary:
+            return grpc.stream_unary_rpc_method_handler(unary(handler.stream_unary), deser, ser)
+        if handler.unary_stream:
+            return grpc.unary_stream_rpc_method_handler(streaming(handler.unary_stream), deser, ser)
+        return grpc.stream_stream_rpc_method_handler(streaming(handler.stream_stream), deser, ser)

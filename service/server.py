@@ -22,7 +22,7 @@ from grpc_reflection.v1alpha import reflection
 
 from service.backends import Backend, create_backend
 from service.grpc_gen.colorizer.v1 import colorizer_pb2, colorizer_pb2_grpc
-from service.interceptors import MetricsInterceptor, RequestIdInterceptor
+from service.interceptors import AdmissionInterceptor, MetricsInterceptor, RequestIdInterceptor
 from service.metrics import Metrics, MetricsServer, create_metrics
 from service.pipeline import Pipeline
 from service.security import TokenAuthInterceptor, TokenFile, server_credentials
@@ -44,6 +44,8 @@ class Gateway:
         self.backend: Backend = create_backend(settings)
         self.pipeline = Pipeline(settings, self.backend, self.metrics)
         self._server: grpc.aio.Server | None = None
+        self._health_server: grpc.aio.Server | None = None
+        self._health_port: int | None = None
         self._health: health.aio.HealthServicer | None = None
         self._metrics_server = MetricsServer(self.metrics, settings.host, settings.metrics_port)
         self._watcher: asyncio.Task[None] | None = None
@@ -60,6 +62,11 @@ class Gateway:
         """``host:port`` a local client dials."""
         host = self.settings.host
         return f"{'127.0.0.1' if host in ('0.0.0.0', '::', '') else host}:{self._port}"
+
+    @property
+    def health_port(self) -> int | None:
+        """The bound plaintext health-only port, if one was asked for."""
+        return self._health_port
 
     @property
     def metrics_port(self) -> int:
@@ -85,6 +92,9 @@ class Gateway:
         ]
         if s.auth_tokens_file is not None:
             interceptors.append(TokenAuthInterceptor(TokenFile(s.auth_tokens_file)))
+        # After the auth check: a caller without a token cannot take admission slots.
+        guarded = frozenset(f"/{SERVICE_NAME}/{m}" for m in ("Colorize", "ColorizeStream"))
+        interceptors.append(AdmissionInterceptor(s.in_flight_limit(), guarded))
         credentials = server_credentials(s)
         server = grpc.aio.server(
             interceptors=interceptors,
@@ -120,6 +130,14 @@ class Gateway:
         if not self._port:
             raise OSError(f"cannot bind gRPC port {s.host}:{s.port}")
         self._server = server
+        if s.health_port is not None:
+            # Probes only: the same health states, no API, no TLS (kubelet's gRPC probe has none).
+            self._health_server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
+            health_pb2_grpc.add_HealthServicer_to_server(self._health, self._health_server)
+            self._health_port = self._health_server.add_insecure_port(f"{s.host}:{s.health_port}")
+            if not self._health_port:
+                raise OSError(f"cannot bind health port {s.host}:{s.health_port}")
+            await self._health_server.start()
         # Liveness: the process serves; it stays SERVING while the backend comes and goes.
         await self._health.set("", health_pb2.HealthCheckResponse.SERVING)
         await self._update_health()
@@ -148,6 +166,9 @@ class Gateway:
         if self._server is not None:
             await self._server.stop(grace)  # refuses new calls, lets running ones finish
             self._server = None
+        if self._health_server is not None:
+            await self._health_server.stop(0)
+            self._health_server = None
         await self.pipeline.stop()
         await self.backend.close()
         self._metrics_server.stop()

@@ -70,6 +70,13 @@ class Settings(BaseSettings):
     max_queue: int = Field(
         64, ge=1, description="Requests waiting for the model beyond which new ones get RESOURCE_EXHAUSTED."
     )
+    max_in_flight: int = Field(
+        0,
+        ge=0,
+        description="Colorize/ColorizeStream calls handled at once beyond which new ones get "
+        "RESOURCE_EXHAUSTED immediately, before their images are read (bounds shed latency and "
+        "memory under overload); 0 = max_queue + 2 x max_batch_size.",
+    )
     stream_concurrency: int = Field(
         16, ge=1, description="Items of one ColorizeStream call processed at the same time."
     )
@@ -116,6 +123,13 @@ class Settings(BaseSettings):
         description="File of accepted bearer tokens, one per line ('#' comments and blank lines "
         "ignored; re-read when it changes, e.g. a mounted Kubernetes Secret). When set, every call "
         "except grpc.health.v1 needs 'authorization: Bearer <token>' metadata.",
+    )
+    health_port: int | None = Field(
+        None,
+        ge=0,
+        le=65535,
+        description="Extra plaintext port serving only grpc.health.v1, for kubelet gRPC probes "
+        "(they cannot speak TLS) when the main port uses TLS; unset = none, 0 = any free port.",
     )
     reflection: bool = Field(
         True,
@@ -172,6 +186,10 @@ class Settings(BaseSettings):
             max_stroke_points=self.max_stroke_points,
             max_hint_image_bytes=self.max_hint_image_bytes,
         )
+
+    def in_flight_limit(self) -> int:
+        """Admission limit, with 0 resolved to what the queue and two batches in work hold."""
+        return self.max_in_flight or self.max_queue + 2 * self.max_batch_size
 
     def worker_threads(self) -> int:
         """Image thread-pool size, with 0 resolved to the number of cores."""

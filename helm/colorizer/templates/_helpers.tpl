@@ -179,6 +179,12 @@ container's quota. "0" stays "0" when no CPU figure is set.
 {{- if eq (int $g.ports.grpc) (int $g.ports.metrics) }}
 {{- fail "gateway.ports.grpc and gateway.ports.metrics must differ" }}
 {{- end }}
+{{- if and $g.tls.existingSecret (or (eq (int $g.ports.health) (int $g.ports.grpc)) (eq (int $g.ports.health) (int $g.ports.metrics))) }}
+{{- fail "gateway.ports.health must differ from gateway.ports.grpc and gateway.ports.metrics" }}
+{{- end }}
+{{- if and $g.tls.clientCASecret (not $g.tls.existingSecret) }}
+{{- fail "gateway.tls.clientCASecret (mTLS) needs gateway.tls.existingSecret" }}
+{{- end }}
 {{- $t := .Values.triton.ports -}}
 {{- if or (eq (int $t.http) (int $t.grpc)) (eq (int $t.http) (int $t.metrics)) (eq (int $t.grpc) (int $t.metrics)) }}
 {{- fail "triton.ports.http, triton.ports.grpc and triton.ports.metrics must all differ" }}
@@ -186,4 +192,9 @@ container's quota. "0" stays "0" when no CPU figure is set.
 {{- if and $g.autoscaling.enabled (gt (int $g.autoscaling.minReplicas) (int $g.autoscaling.maxReplicas)) }}
 {{- fail "gateway.autoscaling.minReplicas must not exceed maxReplicas" }}
 {{- end }}
+{{- end }}
+
+{{/* The port the gateway's probes dial: the plaintext health-only port when the gRPC port is TLS. */}}
+{{- define "colorizer.gateway.probePort" -}}
+{{- if .Values.gateway.tls.existingSecret }}{{ .Values.gateway.ports.health }}{{ else }}{{ .Values.gateway.ports.grpc }}{{ end }}
 {{- end }}

@@ -26,7 +26,7 @@ pytestmark = pytest.mark.slow
 PIXEL_LIMIT = 1024 * 1024
 #: How far the gateway's RSS may rise above its idle level while bombs at the limit decode
 #: (two image threads; a 16-bit RGBA image at the limit is 8 MiB decoded).
-RSS_BOUND_MB = 300
+RSS_BOUND_MB = 200
 
 
 @pytest.fixture(scope="module")

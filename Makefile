@@ -10,7 +10,7 @@ TRITON_STAMP := $(TRITON_VENV)/.installed-stamp
 PROTO_SRC := protos/colorizer/v1/colorizer.proto
 PROTO_OUT := service/grpc_gen
 
-.PHONY: setup triton-env proto proto-check lint test demo train bench clean
+.PHONY: setup triton-env proto proto-check docs docs-check lint test demo train triton clean
 
 setup: $(STAMP)
 
@@ -33,15 +33,29 @@ proto: $(STAMP)
 proto-check: $(STAMP)
 	$(BIN)/python scripts/gen_proto.py --check
 
+docs: $(STAMP)
+	$(BIN)/python scripts/settings_table.py
+
+docs-check: $(STAMP)
+	$(BIN)/python scripts/settings_table.py --check
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy colorizer export service
 
-test: setup triton-env proto-check lint
+test: setup triton-env proto-check docs-check lint
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
 demo: $(STAMP)
 	$(BIN)/colorizer demo
+
+train: $(STAMP)
+	$(BIN)/colorizer train --preset cpu --crop 128 --batch-size 8 --lr 1e-3 --lr-d 2e-4 --w-hint 1 \
+	  --w-a 0.003 --adv-start 3000 --hint-p-none 0.1 --hint-density-min 0.005 --hint-density-max 0.08 \
+	  --threads 1 --workers 1 --max-minutes 95 --steps 100000 --out runs/demo
+
+triton: $(STAMP) triton-env
+	$(BIN)/colorizer triton --repository model_repository
 
 clean:
 	rm -rf build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache demo_out

@@ -6,8 +6,8 @@ thread settings, so the ratio says how much of the hardware the model's graph ac
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -64,30 +64,26 @@ def _matmul_model(n: int) -> tuple[bytes, dict[str, np.ndarray], float]:
     return model.SerializeToString(), {"a": rng.standard_normal((n, n)).astype(np.float32)}, 2 * n**3 / 1e9
 
 
-def _time(session: Any, feeds: dict[str, np.ndarray], min_s: float, min_reps: int) -> float:
-    session.run(None, feeds)  # warm-up: first run allocates and picks kernels
-    times: list[float] = []
-    start = time.perf_counter()
-    while len(times) < min_reps or time.perf_counter() - start < min_s:
-        t0 = time.perf_counter()
-        session.run(None, feeds)
-        times.append(time.perf_counter() - t0)
-    # The fastest repetition: the ceiling is what the cores can do when not disturbed.
-    return min(times)
+def ceiling_cases(
+    make_options: Callable[[], Any], *, quick: bool = False
+) -> list[tuple[str, Callable[[], object], float]]:
+    """(name, one-run call, GFLOP per run) of a 3x3 conv (128 channels) and a square matmul.
 
-
-def measure_ceiling(make_options: Any, *, quick: bool = False, min_s: float = 2.0) -> list[CeilingResult]:
-    """GFLOP/s of a 3x3 conv (128 channels) and a square matmul, with ``make_options()`` sessions."""
+    The calls are timed by the caller, interleaved with the model's own runs.
+    """
     import onnxruntime as ort
 
-    cases = (
+    models = (
         [("conv3x3 64ch 32x32 b1", _conv_model(64, 32, 1)), ("matmul 256", _matmul_model(256))]
         if quick
         else [("conv3x3 128ch 64x64 b4", _conv_model(128, 64, 4)), ("matmul 2048", _matmul_model(2048))]
     )
-    results = []
-    for name, (blob, feeds, gflop) in cases:
+    cases = []
+    for name, (blob, feeds, gflop) in models:
         session = ort.InferenceSession(blob, make_options(), providers=["CPUExecutionProvider"])
-        seconds = _time(session, feeds, 0.2 if quick else min_s, 3)
-        results.append(CeilingResult(name, gflop, seconds))
-    return results
+        cases.append((name, _bind(session, feeds), gflop))
+    return cases
+
+
+def _bind(session: Any, feeds: dict[str, np.ndarray]) -> Callable[[], object]:
+    return lambda: session.run(None, feeds)

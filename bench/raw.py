@@ -1,23 +1,23 @@
 """Mode ``raw``: ONNX Runtime on the repository's model alone, what a user would run instead.
 
-Batch sizes are measured in interleaved rounds (1, 2, 4, ... then again), so a burst of load from
-another process on the shared cores hits every batch size alike; each row reports the median.
-The session uses the gateway's own options (:func:`service.backends.embedded.session_options`).
+Batch sizes and the compute-ceiling graphs are timed interleaved (see :mod:`bench.timing`), so a
+burst of load from another process on the shared cores hits all of them alike; rows report
+medians. The session uses the gateway's own options (:func:`service.backends.embedded.session_options`).
 """
 
 from __future__ import annotations
 
 import collections
 import json
-import statistics
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from bench.timing import interleave, median
 from colorizer import contract
 
 
@@ -52,7 +52,7 @@ def make_session(path: Path | bytes, threads: int) -> Any:
 
 
 def feeds(batch: int, size: int, *, seed: int = 0) -> dict[str, np.ndarray]:
-    """Model inputs for ``batch`` sketches of ``size`` px: random lines-ish sketch, sparse hints."""
+    """Model inputs for ``batch`` sketches of ``size`` px: mostly paper with ink, sparse hints."""
     rng = np.random.default_rng(seed)
     sketch = (rng.random((batch, 1, size, size)) > 0.05).astype(np.float32)
     s = size // contract.HINT_SCALE
@@ -63,22 +63,36 @@ def feeds(batch: int, size: int, *, seed: int = 0) -> dict[str, np.ndarray]:
     return {contract.SKETCH.name: sketch, contract.HINT.name: hint}
 
 
+def runner(session: Any, batch: int, size: int) -> Callable[[], object]:
+    """A zero-argument call running ``session`` once on a batch of ``batch``."""
+    inputs = feeds(batch, size, seed=batch)
+    names = [contract.COLOR.name]
+    return lambda: session.run(names, inputs)
+
+
 def measure_batches(
-    session: Any, size: int, batches: Sequence[int], *, budget_s: float, min_runs: int = 3
-) -> list[RawRow]:
-    """Interleaved rounds over ``batches`` until ``budget_s`` is spent and each has ``min_runs``."""
-    inputs = {b: feeds(b, size, seed=b) for b in batches}
-    out_name = [contract.COLOR.name]
-    for b in batches:  # warm-up: first run of each shape allocates and plans
-        session.run(out_name, inputs[b])
-    times: dict[int, list[float]] = {b: [] for b in batches}
-    start = time.perf_counter()
-    while min(len(t) for t in times.values()) < min_runs or time.perf_counter() - start < budget_s:
-        for b in batches:
-            t0 = time.perf_counter()
-            session.run(out_name, inputs[b])
-            times[b].append(time.perf_counter() - t0)
-    return [RawRow(b, statistics.median(times[b]), len(times[b])) for b in batches]
+    sessions: dict[str, Any],
+    size: int,
+    batches: Sequence[int],
+    *,
+    budget_s: float,
+    min_runs: int = 3,
+    extra: dict[str, Callable[[], object]] | None = None,
+) -> tuple[dict[str, list[RawRow]], dict[str, list[float]]]:
+    """Every (session, batch) pair and the ``extra`` calls, interleaved.
+
+    Returns rows per session name, and the raw run times of the ``extra`` calls.
+    """
+    cases: dict[str, Callable[[], object]] = {
+        f"{name}/{b}": runner(session, b, size) for name, session in sessions.items() for b in batches
+    }
+    cases.update(extra or {})
+    times = interleave(cases, budget_s=budget_s, min_runs=min_runs)
+    rows = {
+        name: [RawRow(b, median(times[f"{name}/{b}"]), len(times[f"{name}/{b}"])) for b in batches]
+        for name in sessions
+    }
+    return rows, {k: times[k] for k in extra or {}}
 
 
 def op_profile(path: Path, threads: int, size: int, batch: int) -> dict[str, float]:

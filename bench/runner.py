@@ -32,11 +32,13 @@ class BenchConfig:
     threads: int
     modes: tuple[str, ...] = MODES
     batches: tuple[int, ...] = (1, 2, 4, 8, 16)
-    raw_budget_s: float = 40.0
+    raw_budget_s: float = 30.0
     ceiling_quick: bool = False
     concurrencies: tuple[int, ...] = (1, 4, 16, 64)
     triton_concurrencies: tuple[int, ...] = (4, 16)
-    row_s: float = 15.0
+    row_s: float = 12.0
+    #: Seconds of raw ORT timing around each gateway row (its same-load reference).
+    bracket_s: float = 4.0
     sketch_size: int = 512
     stage_sizes: tuple[int, ...] = (256, 512, 1024, 2048)
     stage_budget_s: float = 0.5
@@ -96,7 +98,10 @@ def run_bench(cfg: BenchConfig, workdir: Path, progress: Callable[[str], None]) 
         progress(f"mode {mode}")
         started = time.perf_counter()
         try:
-            report[mode] = steps[mode](cfg, path, workdir)
+            if mode == "gateway":
+                report[mode] = _gateway(cfg, path, workdir, report.get("raw", {}).get("best_batch", 0))
+            else:
+                report[mode] = steps[mode](cfg, path, workdir)
         except _Skipped as skip:
             report[mode] = {"skipped": str(skip)}
         report[mode]["mode_wall_s"] = round(time.perf_counter() - started, 1)
@@ -110,16 +115,24 @@ class _Skipped(Exception):
 
 
 def _raw(cfg: BenchConfig, path: Path, _work: Path) -> dict[str, Any]:
-    from bench.ceiling import measure_ceiling
+    from bench.ceiling import CeilingResult, ceiling_cases
     from bench.flops import conv_gflops_onnx
     from bench.raw import make_session, measure_batches, op_profile
+    from bench.timing import median
     from service.backends.embedded import session_options
 
     gflop = conv_gflops_onnx(path, cfg.canvas, cfg.canvas)
-    rows = measure_batches(
-        make_session(path, cfg.threads), cfg.canvas, cfg.batches, budget_s=cfg.raw_budget_s
+    ceilings = ceiling_cases(lambda: session_options(cfg.threads), quick=cfg.ceiling_quick)
+    # The ceiling graphs run in the same interleaved rounds as the model's batches.
+    rows_by, extra = measure_batches(
+        {"model": make_session(path, cfg.threads)},
+        cfg.canvas,
+        cfg.batches,
+        budget_s=cfg.raw_budget_s,
+        extra={name: fn for name, fn, _ in ceilings},
     )
-    ceiling = measure_ceiling(lambda: session_options(cfg.threads), quick=cfg.ceiling_quick)
+    rows = rows_by["model"]
+    ceiling = [CeilingResult(name, g, median(extra[name])) for name, _, g in ceilings]
     best = max(rows, key=lambda r: r.images_per_s)
     profile = op_profile(path, cfg.threads, cfg.canvas, best.batch)
     ceiling_gflops = max(c.gflops for c in ceiling)
@@ -139,7 +152,7 @@ def _raw(cfg: BenchConfig, path: Path, _work: Path) -> dict[str, Any]:
         ],
         "best_batch": best.batch,
         "best_images_per_s": best.images_per_s,
-        "batch1_ms": next(r.ms_per_image for r in rows if r.batch == 1) if 1 in cfg.batches else math.nan,
+        "batch1_ms": next((r.ms_per_image for r in rows if r.batch == 1), math.nan),
         "ceiling": [
             {"name": c.name, "gflop": c.gflop, "seconds": c.seconds, "gflops": c.gflops} for c in ceiling
         ],
@@ -156,14 +169,43 @@ def _requests(cfg: BenchConfig) -> tuple[list[Any], list[Any]]:
     return samples, [workload.to_request(s, f"bench-{i}") for i, s in enumerate(samples)]
 
 
-def _gateway(cfg: BenchConfig, _path: Path, work: Path) -> dict[str, Any]:
+def _gateway(cfg: BenchConfig, path: Path, work: Path, raw_best_batch: int = 0) -> dict[str, Any]:
     from bench.gateway import running_gateway, sweep
+    from bench.raw import make_session, measure_batches
 
     _, requests = _requests(cfg)
     env = {**cfg.gateway_env, "backend": "embedded"}
+    # Raw ORT brackets every row (measured just before and after it, in this process while the
+    # gateway idles), so each row has a reference taken under the same background load.
+    session = make_session(path, cfg.threads)
+    ref_batch = raw_best_batch or max(cfg.batches)
+    ref_batches = sorted({1, ref_batch})
+
+    def bracket() -> dict[int, float]:
+        rows, _ = measure_batches(
+            {"raw": session}, cfg.canvas, ref_batches, budget_s=cfg.bracket_s, min_runs=2
+        )
+        return {r.batch: r.batch_s for r in rows["raw"]}
+
+    rows = []
     with running_gateway(env, work / "gateway-embedded.log") as gw:
-        rows = sweep(gw, requests, cfg.concurrencies, duration_s=cfg.row_s, target="gateway-embedded")
-    return {"settings": env, "sketch_size": cfg.sketch_size, "rows": [r.as_dict() for r in rows]}
+        before = bracket()
+        for c in cfg.concurrencies:
+            (row,) = sweep(gw, requests, [c], duration_s=cfg.row_s, target="gateway-embedded")
+            after = bracket()
+            ref = {b: (before[b] + after[b]) / 2 for b in ref_batches}
+            rows.append(
+                {
+                    **row.as_dict(),
+                    "raw_ref_batch": ref_batch,
+                    "raw_ref_images_per_s": ref_batch / ref[ref_batch],
+                    "raw_ref_batch1_ms": 1000 * ref[1],
+                    "vs_raw": row.images_per_s * ref[ref_batch] / ref_batch,
+                    "p50_vs_raw_batch1": row.p50_ms / (1000 * ref[1]),
+                }
+            )
+            before = after
+    return {"settings": env, "sketch_size": cfg.sketch_size, "rows": rows}
 
 
 def _triton(cfg: BenchConfig, _path: Path, work: Path) -> dict[str, Any]:
@@ -220,25 +262,18 @@ def _int8(cfg: BenchConfig, path: Path, work: Path) -> dict[str, Any]:
 
     calibration = gateway_feeds(cfg.sketch_size, cfg.canvas, range(8))
     int8_path = quantize_int8(path, work / "int8" / "model.onnx", calibration)
-    fp32, int8 = make_session(path, cfg.threads), make_session(int8_path, cfg.threads)
-    quality = compare_outputs(fp32, int8, gateway_feeds(cfg.sketch_size, cfg.canvas, range(100, 104)))
+    sessions = {"fp32": make_session(path, cfg.threads), "int8": make_session(int8_path, cfg.threads)}
+    quality = compare_outputs(
+        sessions["fp32"], sessions["int8"], gateway_feeds(cfg.sketch_size, cfg.canvas, range(100, 104))
+    )
     batches = tuple(b for b in (1, 8) if b <= max(cfg.batches)) or (1,)
-    rows: dict[str, list[dict[str, float]]] = {"fp32": [], "int8": []}
-    # Alternate whole sweeps, twice, and keep each batch's faster median: load bursts hit both.
-    budget = cfg.raw_budget_s / 4
-    for _ in range(2):
-        for name, session in (("fp32", fp32), ("int8", int8)):
-            for r in measure_batches(session, cfg.canvas, batches, budget_s=budget, min_runs=2):
-                rows[name].append({"batch": r.batch, "images_per_s": r.images_per_s})
-    best = {
-        name: {b: max(x["images_per_s"] for x in rs if x["batch"] == b) for b in batches}
-        for name, rs in rows.items()
-    }
+    rows, _ = measure_batches(sessions, cfg.canvas, batches, budget_s=cfg.raw_budget_s / 2)
+    ips = {name: {str(r.batch): r.images_per_s for r in rs} for name, rs in rows.items()}
     return {
         "method": "onnxruntime.quantization static QDQ, per-channel int8 weights, uint8 activations, "
         "MinMax calibration on 8 gateway-encoded sketches",
         "file": str(int8_path),
-        "images_per_s": {name: {str(b): v for b, v in d.items()} for name, d in best.items()},
-        "speedup": {str(b): best["int8"][b] / best["fp32"][b] for b in batches},
+        "images_per_s": ips,
+        "speedup": {str(b): ips["int8"][str(b)] / ips["fp32"][str(b)] for b in batches},
         "quality_vs_fp32_8bit_levels": quality.as_dict(),
     }

@@ -16,6 +16,8 @@ import kubernetes_validate
 import pytest
 from helm_chart import CHART_DIR, NAMESPACE, Manifest, render_chart, render_notes
 
+from service.settings import Settings
+
 KUBE_VERSION = "1.37.0"
 CRD_KINDS = {("monitoring.coreos.com/v1", "ServiceMonitor")}
 FULLNAME = "demo-colorizer"
@@ -23,16 +25,7 @@ GATEWAY = f"{FULLNAME}-gateway"
 TRITON = f"{FULLNAME}-triton"
 
 # Every COLORIZER_* setting the gateway reads (its settings class); the ConfigMap may hold no other.
-GATEWAY_ENV = {
-    f"COLORIZER_{name}"
-    for name in [
-        "HOST", "PORT", "METRICS_PORT", "BACKEND", "MODEL_REPOSITORY", "MODEL_NAME", "MODEL_VERSION",
-        "TRITON_URL", "TRITON_TIMEOUT_S", "INPUT_SIZE", "MAX_BATCH_SIZE", "MAX_WAIT_MS", "MAX_QUEUE",
-        "WORKERS", "INTRA_OP_THREADS", "GRACE_S", "MAX_MESSAGE_BYTES", "KEEPALIVE_TIME_S",
-        "MAX_SKETCH_BYTES", "MAX_SKETCH_PIXELS", "MAX_POINTS", "MAX_STROKES", "MAX_STROKE_POINTS",
-        "MAX_HINT_IMAGE_BYTES", "LOG_LEVEL", "LOG_FORMAT",
-    ]
-}
+GATEWAY_ENV = {f"COLORIZER_{name.upper()}" for name in Settings.model_fields}
 
 S3 = {"modelRepository": {"source": "uri", "uri": "s3://models-bucket/model_repository",
                           "credentials": {"existingSecret": "model-store"}}}
@@ -49,6 +42,13 @@ CASES: dict[str, dict[str, Any]] = {
         "metrics": {"serviceMonitor": {"enabled": True, "labels": {"release": "prom"}}},
         "networkPolicy": {"enabled": True, "metricsFrom": [
             {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}]},
+    },
+    "secure": {
+        "gateway": {"tls": {"existingSecret": "gw-tls", "clientCASecret": "clients-ca"},
+                    "auth": {"existingSecret": "gw-tokens", "key": "tokens.txt"}, "reflection": False},
+        "triton": {"tls": {"existingSecret": "triton-tls"}},
+        "networkPolicy": {"enabled": True, "clientsFrom": [
+            {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "pipeline"}}}]},
     },
     "everything": {
         "model": {"version": "3"},
@@ -152,7 +152,7 @@ def test_rendered_kinds(case: tuple[str, dict[str, Any], list[Manifest]]) -> Non
     monitor = values.get("metrics", {}).get("serviceMonitor", {}).get("enabled", False)
     assert len(find(manifests, "ServiceMonitor")) == (2 if triton else 1) * monitor
     netpol = values.get("networkPolicy", {}).get("enabled", False)
-    assert len(find(manifests, "NetworkPolicy")) == int(netpol and triton)
+    assert len(find(manifests, "NetworkPolicy")) == int(netpol) * (2 if triton else 1)
 
 
 def test_optional_objects_are_off_by_default() -> None:
@@ -210,15 +210,21 @@ def test_gateway_ports_probes_and_config_agree(case: tuple[str, dict[str, Any], 
     assert int(cfg["COLORIZER_PORT"]) == grpc_port
     assert int(cfg["COLORIZER_METRICS_PORT"]) == metrics_port
     assert cfg["COLORIZER_HOST"] == "0.0.0.0"
-    # Native gRPC probes on the gateway's grpc.health.v1 service.
+    # Native gRPC probes on the gateway's grpc.health.v1 service; with TLS on the gRPC port, on
+    # the plaintext health-only port (kubelet's gRPC probe cannot speak TLS).
+    tls = "COLORIZER_TLS_CERT_FILE" in cfg
+    probe_port = named_port(gw["ports"], "health", "containerPort") if tls else grpc_port
+    if tls:
+        assert int(cfg["COLORIZER_HEALTH_PORT"]) == probe_port
     for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
-        assert gw[probe]["grpc"]["port"] == grpc_port, probe
+        assert gw[probe]["grpc"]["port"] == probe_port, probe
     assert gw["readinessProbe"]["grpc"]["service"] == "colorizer.v1.Colorizer"
     assert gw["livenessProbe"]["grpc"]["service"] in ("", "colorizer.v1.Colorizer")
     assert gw["envFrom"] == [{"configMapRef": {"name": GATEWAY}}]
     service = one(manifests, "Service", GATEWAY)
     assert named_port(service["spec"]["ports"], "grpc", "port") == grpc_port
-    assert {p["targetPort"] for p in service["spec"]["ports"]} == {"grpc", "metrics"}
+    expected_ports = {"grpc", "metrics"} | ({"health"} if tls else set())
+    assert {p["targetPort"] for p in service["spec"]["ports"]} == expected_ports
     assert matches(service["spec"]["selector"], deploy["spec"]["template"]["metadata"]["labels"])
     pod_labels = deploy["spec"]["template"]["metadata"]["labels"]
     assert matches(deploy["spec"]["selector"]["matchLabels"], pod_labels)
@@ -448,7 +454,7 @@ def test_service_monitors_scrape_the_metrics_ports() -> None:
 
 def test_network_policy_lets_only_the_gateway_reach_triton() -> None:
     manifests = render_chart(copy.deepcopy(CASES["monitoring-netpol"]))
-    (policy,) = find(manifests, "NetworkPolicy")
+    policy = one(manifests, "NetworkPolicy", TRITON)
     triton_labels = one(manifests, "Deployment", TRITON)["spec"]["template"]["metadata"]["labels"]
     gateway_labels = one(manifests, "Deployment", GATEWAY)["spec"]["template"]["metadata"]["labels"]
     assert matches(policy["spec"]["podSelector"]["matchLabels"], triton_labels)
@@ -465,6 +471,67 @@ def test_network_policy_lets_only_the_gateway_reach_triton() -> None:
     assert [r["ports"] for r in metrics_rules] == [[{"port": "metrics", "protocol": "TCP"}]]
 
 
+def test_secrets_are_mounted_from_existing_secrets_never_carried() -> None:
+    manifests = render_chart(copy.deepcopy(CASES["secure"]))
+    assert not find(manifests, "Secret")
+    cfg = config(manifests)
+    spec = one(manifests, "Deployment", GATEWAY)["spec"]["template"]["spec"]
+    volumes = {v["name"]: v for v in spec["volumes"]}
+    mounts = {m["name"]: m for m in container(one(manifests, "Deployment", GATEWAY), "gateway")["volumeMounts"]}
+    expected = {  # volume -> (Secret, setting, file it names)
+        "tls": ("gw-tls", "COLORIZER_TLS_CERT_FILE", "tls.crt"),
+        "client-ca": ("clients-ca", "COLORIZER_TLS_CLIENT_CA_FILE", "ca.crt"),
+        "auth-tokens": ("gw-tokens", "COLORIZER_AUTH_TOKENS_FILE", "tokens.txt"),
+        "triton-ca": ("triton-tls", "COLORIZER_TRITON_TLS_CA_FILE", "ca.crt"),
+    }
+    for volume, (secret, setting, filename) in expected.items():
+        assert volumes[volume]["secret"]["secretName"] == secret
+        assert volumes[volume]["secret"]["defaultMode"] == 0o440
+        assert mounts[volume]["readOnly"] is True
+        assert "subPath" not in mounts[volume], "a subPath mount never sees a rotated Secret"
+        assert cfg[setting] == f"{mounts[volume]['mountPath']}/{filename}"
+    assert cfg["COLORIZER_TLS_KEY_FILE"] == "/etc/colorizer/tls/tls.key"
+    assert (cfg["COLORIZER_TRITON_TLS"], cfg["COLORIZER_REFLECTION"]) == ("true", "false")
+    # Triton serves its gRPC port with the Secret's certificate.
+    triton = container(one(manifests, "Deployment", TRITON), "triton")
+    assert "--grpc-use-ssl=true" in triton["args"]
+    assert "--grpc-server-cert=/etc/triton/tls/tls.crt" in triton["args"]
+    tvolumes = {v["name"]: v for v in one(manifests, "Deployment", TRITON)["spec"]["template"]["spec"]["volumes"]}
+    assert tvolumes["tls"]["secret"]["secretName"] == "triton-tls"
+    # No secret material in any rendered object: only names of Secrets.
+    text = str(manifests)
+    assert "BEGIN" not in text and "PRIVATE KEY" not in text
+
+
+def test_plain_install_sets_no_security_settings() -> None:
+    cfg = config(render_chart({}))
+    assert not {k for k in cfg if "TLS" in k or "AUTH" in k or "HEALTH_PORT" in k}
+    assert cfg["COLORIZER_REFLECTION"] == "true"
+
+
+def test_gateway_network_policy_admits_clients_metrics_and_health() -> None:
+    manifests = render_chart(copy.deepcopy(CASES["secure"]))
+    policy = one(manifests, "NetworkPolicy", GATEWAY)
+    gateway_labels = one(manifests, "Deployment", GATEWAY)["spec"]["template"]["metadata"]["labels"]
+    assert matches(policy["spec"]["podSelector"]["matchLabels"], gateway_labels)
+    rules = {tuple(p["port"] for p in r["ports"]): r.get("from") for r in policy["spec"]["ingress"]}
+    assert rules[("grpc",)] == CASES["secure"]["networkPolicy"]["clientsFrom"]
+    assert rules[("health",)] is None  # probes and `helm test`; the health service only
+    assert set(rules) == {("grpc",), ("health",)}  # no metricsFrom given: no one scrapes
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"gateway": {"tls": {"clientCASecret": "ca"}}}, "clientCASecret"),
+        ({"gateway": {"tls": {"existingSecret": "t"}, "ports": {"health": 50051}}}, "ports.health"),
+    ],
+)
+def test_inconsistent_security_values_fail_the_render(values: dict[str, Any], message: str) -> None:
+    with pytest.raises(Exception, match=message):
+        render_chart(values)
+
+
 # ---- helm test and NOTES ---------------------------------------------------------------------------
 
 def test_helm_test_pod_checks_the_gateway_health(case: tuple[str, dict[str, Any], list[Manifest]]) -> None:
@@ -476,7 +543,9 @@ def test_helm_test_pod_checks_the_gateway_health(case: tuple[str, dict[str, Any]
     env = {e["name"]: e["value"] for e in c["env"]}
     service = one(manifests, "Service", GATEWAY)
     grpc_port = named_port(service["spec"]["ports"], "grpc", "port")
-    assert env["TARGET"] == f"{GATEWAY}.{NAMESPACE}.svc:{grpc_port}"
+    ports = service["spec"]["ports"]
+    probe_port = named_port(ports, "health", "port") if len(ports) > 2 else grpc_port
+    assert env["TARGET"] == f"{GATEWAY}.{NAMESPACE}.svc:{probe_port}"
     assert env["SERVICE"] == "colorizer.v1.Colorizer"
     script = c["command"][-1]
     assert "health_pb2_grpc.HealthStub" in script and "SERVING" in script

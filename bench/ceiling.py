@@ -6,8 +6,8 @@ thread settings, so the ratio says how much of the hardware the model's graph ac
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np

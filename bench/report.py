@@ -103,6 +103,7 @@ def markdown(report: dict[str, Any]) -> str:
                     "server cores",
                     "server peak RSS MiB",
                     "errors",
+                    "vs raw ORT (timed around the row)",
                 ],
                 [
                     [
@@ -116,6 +117,7 @@ def markdown(report: dict[str, Any]) -> str:
                         _f(r["server_cores"], 2),
                         _f(r["server_peak_rss_mib"], 0),
                         str(r["sent"] - r["ok"]),
+                        _f(r.get("vs_raw"), 2) + "x" if "vs_raw" in r else "-",
                     ]
                     for r in load_rows
                 ],
@@ -143,7 +145,7 @@ def markdown(report: dict[str, Any]) -> str:
                     for r in stages["rows"]
                 ],
             ),
-            "Growth exponent k (cost ~ pixels^k, smallest to largest): "
+            "Growth exponent k (cost ~ pixels^k, log-log fit over all sizes): "
             + ", ".join(f"{k} {_f(v, 2)}" for k, v in stages["growth_exponent"].items())
             + "\n",
         ]

@@ -48,7 +48,13 @@ class BenchConfig:
     def make(cls, model_repository: Path, canvas: int, *, quick: bool, modes: tuple[str, ...]) -> BenchConfig:
         """The default (about 5 minutes on 2 cores) or the quick (seconds) configuration."""
         threads = os.cpu_count() or 1
-        env = {"model_repository": str(model_repository), "input_size": str(canvas), "log_level": "WARNING"}
+        env = {
+            "model_repository": str(model_repository),
+            "input_size": str(canvas),
+            "log_level": "WARNING",
+            # As large as the model's config allows (16), so the gateway can batch as raw ORT's best.
+            "max_batch_size": "16",
+        }
         if not quick:
             return cls(model_repository, canvas, threads, modes, gateway_env=env)
         return cls(

@@ -8,7 +8,6 @@ loop, so the pre+post share of inference comes from one run.
 
 from __future__ import annotations
 
-import math
 import statistics
 import time
 from collections.abc import Callable, Sequence
@@ -103,14 +102,12 @@ def _measure_size(
 
 
 def growth_exponents(rows: Sequence[StageRow]) -> dict[str, float]:
-    """Per stage, k in cost ~ pixels^k between the smallest and largest size (1.0 = linear)."""
+    """Per stage, k in cost ~ pixels^k: least-squares slope of log(ms) on log(pixels) (1.0 = linear)."""
     if len(rows) < 2:
         return {}
-    first, last = rows[0], rows[-1]
-    pixel_ratio = last.megapixels / first.megapixels
+    x = np.log([r.megapixels for r in rows])
     out = {}
     for stage in (*STAGES, "total"):
-        a = first.pre_post_ms if stage == "total" else first.ms[stage]
-        b = last.pre_post_ms if stage == "total" else last.ms[stage]
-        out[stage] = math.log(b / a) / math.log(pixel_ratio) if a > 0 and b > 0 else float("nan")
+        ms = np.array([r.pre_post_ms if stage == "total" else r.ms[stage] for r in rows])
+        out[stage] = float(np.polyfit(x, np.log(np.maximum(ms, 1e-6)), 1)[0])
     return out

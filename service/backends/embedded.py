@@ -46,7 +46,9 @@ def session_options(intra_op_threads: int) -> Any:
     Measured on 2 cores (``colorizer bench``): ORT_ENABLE_ALL (NCHWc conv kernels fused with the
     activations) is 1.4x faster than EXTENDED/BASIC; the memory arena saves ~10% per batch; one
     inter-op thread with sequential execution, because the graph is a chain and the intra-op
-    threads already use every core.
+    threads already use every core. Spinning is off: idle ORT threads would otherwise busy-wait
+    on the cores that the gateway's image threads and event loop need between batches (same
+    model speed when measured alone).
     """
     import onnxruntime as ort
 
@@ -56,6 +58,8 @@ def session_options(intra_op_threads: int) -> Any:
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.enable_cpu_mem_arena = True
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    options.add_session_config_entry("session.inter_op.allow_spinning", "0")
     return options
 
 

@@ -477,7 +477,8 @@ def test_secrets_are_mounted_from_existing_secrets_never_carried() -> None:
     cfg = config(manifests)
     spec = one(manifests, "Deployment", GATEWAY)["spec"]["template"]["spec"]
     volumes = {v["name"]: v for v in spec["volumes"]}
-    mounts = {m["name"]: m for m in container(one(manifests, "Deployment", GATEWAY), "gateway")["volumeMounts"]}
+    gateway = container(one(manifests, "Deployment", GATEWAY), "gateway")
+    mounts = {m["name"]: m for m in gateway["volumeMounts"]}
     expected = {  # volume -> (Secret, setting, file it names)
         "tls": ("gw-tls", "COLORIZER_TLS_CERT_FILE", "tls.crt"),
         "client-ca": ("clients-ca", "COLORIZER_TLS_CLIENT_CA_FILE", "ca.crt"),
@@ -496,7 +497,8 @@ def test_secrets_are_mounted_from_existing_secrets_never_carried() -> None:
     triton = container(one(manifests, "Deployment", TRITON), "triton")
     assert "--grpc-use-ssl=true" in triton["args"]
     assert "--grpc-server-cert=/etc/triton/tls/tls.crt" in triton["args"]
-    tvolumes = {v["name"]: v for v in one(manifests, "Deployment", TRITON)["spec"]["template"]["spec"]["volumes"]}
+    tspec = one(manifests, "Deployment", TRITON)["spec"]["template"]["spec"]
+    tvolumes = {v["name"]: v for v in tspec["volumes"]}
     assert tvolumes["tls"]["secret"]["secretName"] == "triton-tls"
     # No secret material in any rendered object: only names of Secrets.
     text = str(manifests)

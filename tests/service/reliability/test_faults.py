@@ -1,7 +1,8 @@
 """Faults under load: Triton killed with SIGKILL and restarted, deadlines carried to Triton, SIGTERM.
 
-Real processes throughout: a real local Triton (killed with SIGKILL, restarted on the same ports),
-the gateway in-process for the Triton cases and as a ``colorizer serve`` child for SIGTERM.
+Real processes throughout: a real local Triton serving its gRPC port over TLS (so the gateway's
+TLS-to-Triton settings are exercised by every test here), killed with SIGKILL and restarted on
+the same ports; the gateway in-process for the Triton cases, a ``colorizer serve`` child for SIGTERM.
 """
 
 from __future__ import annotations
@@ -19,9 +20,10 @@ import pytest
 import pytest_asyncio
 from gateway_helpers import png, sketch_image
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from reliability_helpers import Pki
 
 from bench.soak import LocalGateway
-from export.triton_local import LocalTriton
+from export.triton_local import LocalTriton, TritonError
 from service.grpc_gen.colorizer.v1 import colorizer_pb2 as pb
 from service.grpc_gen.colorizer.v1 import colorizer_pb2_grpc as pb_grpc
 from service.server import SERVICE_NAME, Gateway
@@ -92,22 +94,93 @@ async def _wait_health(address: str, status: int, timeout_s: float) -> float:
     return time.monotonic() - started
 
 
+class TlsTriton(LocalTriton):
+    """The local Triton with its gRPC port on TLS (Triton's own --grpc-use-ssl flags)."""
+
+    def __init__(self, repository: Path, pki: Pki, **kwargs: Any) -> None:
+        super().__init__(repository, **kwargs)
+        self.pki = pki
+
+    def _command(self, model_repository: Path, backends: Path) -> list[str]:
+        return [
+            *super()._command(model_repository, backends),
+            "--grpc-use-ssl=true",
+            f"--grpc-server-cert={self.pki.server_cert}",
+            f"--grpc-server-key={self.pki.server_key}",
+        ]
+
+    def _wait_ready(self, deadline: float) -> None:
+        import tritonclient.grpc as grpcclient
+        from tritonclient.utils import InferenceServerException
+
+        client = grpcclient.InferenceServerClient(
+            self.grpc_url, ssl=True, root_certificates=str(self.pki.ca)
+        )
+        try:
+            while True:
+                if not self.running:
+                    raise TritonError(f"tritonserver exited before the model was ready ({self.log_path})")
+                try:
+                    if client.is_model_ready("colorizer", client_timeout=2.0):
+                        return
+                except InferenceServerException:
+                    pass
+                if time.monotonic() > deadline:
+                    raise TritonError(f"model not ready on {self.grpc_url} in time ({self.log_path})")
+                time.sleep(0.2)
+        finally:
+            client.close()
+
+
 @pytest.fixture(scope="module")
-def triton(model_repository: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalTriton]:
-    """A real Triton serving the tiny model."""
-    server = LocalTriton(model_repository, workdir=tmp_path_factory.mktemp("triton-faults"))
+def triton(
+    model_repository: Path, pki: Pki, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LocalTriton]:
+    """A real Triton serving the tiny model over TLS."""
+    server = TlsTriton(model_repository, pki, workdir=tmp_path_factory.mktemp("triton-faults"))
     server.start(timeout_s=180)
     yield server
     server.stop()
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def gateway(triton: LocalTriton, make_settings: Callable[..., Any]) -> AsyncIterator[Gateway]:
-    """A triton-backend gateway polling readiness every 0.2 s."""
-    server = Gateway(make_settings(backend="triton", triton_url=triton.grpc_url, readiness_poll_s=0.2))
+async def gateway(
+    triton: LocalTriton, pki: Pki, make_settings: Callable[..., Any]
+) -> AsyncIterator[Gateway]:
+    """A triton-backend gateway dialing Triton over TLS, polling readiness every 0.2 s."""
+    server = Gateway(
+        make_settings(
+            backend="triton",
+            triton_url=f"localhost:{triton.grpc_port}",  # the name the certificate carries
+            triton_tls=True,
+            triton_tls_ca_file=pki.ca,
+            readiness_poll_s=0.2,
+        )
+    )
     await server.start()
     yield server
     await server.stop(1)
+
+
+@pytest.mark.triton
+async def test_gateway_refuses_a_triton_whose_certificate_it_cannot_verify(
+    triton: LocalTriton, make_settings: Callable[..., Any], pki: Pki
+) -> None:
+    """Signed by another CA (the client-side one of the stranger): never ready, never used."""
+    wrong = Gateway(
+        make_settings(
+            backend="triton",
+            triton_url=f"localhost:{triton.grpc_port}",
+            triton_tls=True,
+            triton_tls_ca_file=pki.stranger_cert,
+        )
+    )
+    await wrong.start()
+    try:
+        assert not await wrong.backend.check_ready()
+        assert await _health(wrong.address, SERVICE_NAME) == NOT_SERVING
+    finally:
+        await wrong.stop(0)
 
 
 @pytest.mark.triton

@@ -46,7 +46,9 @@ async def _code(call: Any) -> grpc.StatusCode:
 
 @pytest.fixture
 async def tls_gateway(make_settings: Callable[..., Settings], pki: Pki) -> AsyncIterator[Gateway]:
-    gateway = Gateway(make_settings(tls_cert_file=pki.server_cert, tls_key_file=pki.server_key))
+    gateway = Gateway(
+        make_settings(tls_cert_file=pki.server_cert, tls_key_file=pki.server_key, health_port=0)
+    )
     await gateway.start()
     yield gateway
     await gateway.stop(1)
@@ -58,6 +60,18 @@ async def test_tls_serves_with_the_ca_and_refuses_plaintext(tls_gateway: Gateway
     assert (reply.width, reply.height) == (48, 40)
     async with grpc.aio.insecure_channel(tls_gateway.address) as channel:
         assert await _code(_colorize(channel)) == grpc.StatusCode.UNAVAILABLE
+
+
+async def test_probes_get_a_plaintext_health_only_port(tls_gateway: Gateway) -> None:
+    assert tls_gateway.health_port
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{tls_gateway.health_port}") as channel:
+        for service in ("", "colorizer.v1.Colorizer"):
+            reply = await health_pb2_grpc.HealthStub(channel).Check(
+                health_pb2.HealthCheckRequest(service=service), timeout=5
+            )
+            assert reply.status == health_pb2.HealthCheckResponse.SERVING
+        # Only health there: the API is not reachable in plaintext.
+        assert await _code(_colorize(channel)) == grpc.StatusCode.UNIMPLEMENTED
 
 
 async def test_mtls_needs_a_client_certificate_from_the_ca(

@@ -1,0 +1,60 @@
+"""Overload: several times the capacity is shed fast with RESOURCE_EXHAUSTED, the rest stays fast.
+
+A short sample against a ``colorizer serve`` child process (its RSS measured alone); the full run
+is ``colorizer soak --overload 48 --overload-seconds 30``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bench.fuzz import sample_requests
+from bench.soak import LocalGateway, run_overload
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def gateway(model_repository: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalGateway]:
+    """A gateway that admits 4 + 2 x 2 = 8 calls at once."""
+    env = {
+        "COLORIZER_MODEL_REPOSITORY": str(model_repository),
+        "COLORIZER_INPUT_SIZE": "256",  # slow enough on the tiny model to be overloaded from here
+        "COLORIZER_MAX_BATCH_SIZE": "2",
+        "COLORIZER_MAX_QUEUE": "4",
+        "COLORIZER_INTRA_OP_THREADS": "1",
+        "COLORIZER_WORKERS": "1",
+        "COLORIZER_LOG_LEVEL": "WARNING",
+    }
+    server = LocalGateway(env, log_path=tmp_path_factory.mktemp("overload") / "gateway.log")
+    server.start()
+    yield server
+    assert server.stop() == 0
+
+
+async def test_overload_is_shed_quickly_and_throughput_recovers(gateway: LocalGateway) -> None:
+    report = await run_overload(
+        gateway.address,
+        sample_requests(4, 96),
+        rss=gateway.rss,
+        base_concurrency=2,
+        overload_concurrency=32,
+        phase_s=3.0,
+        overload_s=4.0,
+    )
+    s = report.summary()
+    base, over, rec = s["baseline"], s["overload"], s["recovery"]
+    assert set(base["codes"]) == {"OK"} and set(rec["codes"]) == {"OK"}
+    assert set(over["codes"]) <= {"OK", "RESOURCE_EXHAUSTED"}, over["codes"]
+    assert over["offered_rps"] > 3 * base["throughput"], "the sample did not overload the gateway"
+    assert over["shed_rate"] > 0.5 and over["ok"] > 0
+    # Shed answers come at once (admission control before decoding), far sooner than real work.
+    assert s["shed_p50_ms"] < min(250.0, base["p50_ms"]), s
+    # Accepted calls wait behind at most the admitted few: bounded, not growing with the offer.
+    assert over["p99_ms"] < max(8 * base["p99_ms"], 2000.0), (over, base)
+    assert rec["throughput"] > 0.5 * base["throughput"], (rec, base)
+    assert s["rss_mb"]["peak_overload"] - s["rss_mb"]["after_baseline"] < 200, s["rss_mb"]
+    assert gateway.returncode is None

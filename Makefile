@@ -41,7 +41,7 @@ docs-check: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/mypy colorizer export service
+	$(BIN)/mypy colorizer export service bench scripts
 
 test: setup triton-env proto-check docs-check lint
 	$(BIN)/python -m pytest -q -p no:cacheprovider

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
-from reliability_helpers import Pki, make_pki
+from reliability_helpers import PIXEL_LIMIT, Pki, make_pki
+
+from bench.soak import LocalGateway
 
 
 @pytest.fixture(scope="session")
@@ -13,3 +17,29 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
     """A throwaway PKI; needs the ``openssl`` command (present on the CI and dev machines)."""
     assert shutil.which("openssl"), "the TLS tests need the openssl command-line tool"
     return make_pki(tmp_path_factory.mktemp("pki"))
+
+
+@pytest.fixture(scope="session")
+def gateway_process(
+    model_repository: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LocalGateway]:
+    """One ``colorizer serve`` child for the fuzz and overload tests (its RSS is measured alone).
+
+    A 256 canvas keeps the tiny model slow enough to overload from the test process; 4 queued +
+    2 x 2 in batches = 8 calls admitted at once; a 1 Mpx limit; two image threads.
+    """
+    env = {
+        "COLORIZER_MODEL_REPOSITORY": str(model_repository),
+        "COLORIZER_INPUT_SIZE": "256",
+        "COLORIZER_MAX_BATCH_SIZE": "2",
+        "COLORIZER_MAX_QUEUE": "4",
+        "COLORIZER_MAX_SKETCH_PIXELS": str(PIXEL_LIMIT),
+        "COLORIZER_INTRA_OP_THREADS": "1",
+        "COLORIZER_WORKERS": "2",
+        "COLORIZER_GRACE_S": "2",
+        "COLORIZER_LOG_LEVEL": "WARNING",
+    }
+    server = LocalGateway(env, log_path=tmp_path_factory.mktemp("gateway-process") / "gateway.log")
+    server.start()
+    yield server
+    assert server.stop() == 0, "the gateway did not exit cleanly"

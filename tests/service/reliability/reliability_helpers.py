@@ -10,6 +10,9 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+#: The pixel limit of the shared gateway process (the fuzz bombs are made at and over it).
+PIXEL_LIMIT = 1024 * 1024
+
 
 @dataclass(frozen=True)
 class Pki:

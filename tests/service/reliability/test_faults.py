@@ -250,7 +250,7 @@ async def test_triton_killed_under_load_then_recovers_by_itself(
 async def test_sigterm_under_load_loses_no_accepted_request(model_repository: Path, tmp_path: Path) -> None:
     env = {
         "COLORIZER_MODEL_REPOSITORY": str(model_repository),
-        "COLORIZER_INPUT_SIZE": "256",  # slow enough that calls are in flight at the signal
+        "COLORIZER_INPUT_SIZE": "192",  # slow enough that calls are in flight at the signal
         "COLORIZER_MAX_BATCH_SIZE": "2",
         "COLORIZER_INTRA_OP_THREADS": "1",
         "COLORIZER_GRACE_S": "60",
@@ -258,9 +258,9 @@ async def test_sigterm_under_load_loses_no_accepted_request(model_repository: Pa
     server = LocalGateway(env, log_path=tmp_path / "serve.log")
     server.start()
     try:
-        load = Load(server.address, clients=8, deadline_s=60)
+        load = Load(server.address, clients=6, deadline_s=60)
         running = asyncio.create_task(load.run())
-        await asyncio.sleep(2.0)
+        await asyncio.sleep(1.5)
         sigterm_at = time.monotonic()
         server.signal(signal.SIGTERM)
         await asyncio.sleep(0.5)

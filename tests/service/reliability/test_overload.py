@@ -6,9 +6,6 @@ is ``colorizer soak --overload 48 --overload-seconds 30``.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 
 from bench.fuzz import sample_requests
@@ -17,25 +14,9 @@ from bench.soak import LocalGateway, run_overload
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def gateway(model_repository: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalGateway]:
-    """A gateway that admits 4 + 2 x 2 = 8 calls at once."""
-    env = {
-        "COLORIZER_MODEL_REPOSITORY": str(model_repository),
-        "COLORIZER_INPUT_SIZE": "256",  # slow enough on the tiny model to be overloaded from here
-        "COLORIZER_MAX_BATCH_SIZE": "2",
-        "COLORIZER_MAX_QUEUE": "4",
-        "COLORIZER_INTRA_OP_THREADS": "1",
-        "COLORIZER_WORKERS": "1",
-        "COLORIZER_LOG_LEVEL": "WARNING",
-    }
-    server = LocalGateway(env, log_path=tmp_path_factory.mktemp("overload") / "gateway.log")
-    server.start()
-    yield server
-    assert server.stop() == 0
-
-
-async def test_overload_is_shed_quickly_and_throughput_recovers(gateway: LocalGateway) -> None:
+async def test_overload_is_shed_quickly_and_throughput_recovers(gateway_process: LocalGateway) -> None:
+    """32 closed-loop clients against 8 admitted calls (the shared gateway process)."""
+    gateway = gateway_process
     report = await run_overload(
         gateway.address,
         sample_requests(4, 96),

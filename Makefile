@@ -10,7 +10,7 @@ TRITON_STAMP := $(TRITON_VENV)/.installed-stamp
 PROTO_SRC := protos/colorizer/v1/colorizer.proto
 PROTO_OUT := service/grpc_gen
 
-.PHONY: setup triton-env proto proto-check docs docs-check lint test demo train triton clean
+.PHONY: setup triton-env proto proto-check docs docs-check lint test demo train bench eval triton clean
 
 setup: $(STAMP)
 
@@ -53,6 +53,12 @@ train: $(STAMP)
 	$(BIN)/colorizer train --preset cpu --crop 128 --batch-size 8 --lr 1e-3 --lr-d 2e-4 --w-hint 1 \
 	  --w-a 0.003 --adv-start 3000 --hint-p-none 0.1 --hint-density-min 0.005 --hint-density-max 0.08 \
 	  --threads 1 --workers 1 --max-minutes 95 --steps 100000 --out runs/demo
+
+bench: $(STAMP) triton-env
+	$(BIN)/colorizer bench
+
+eval: $(STAMP)
+	$(BIN)/colorizer eval --out runs/eval/report
 
 triton: $(STAMP) triton-env
 	$(BIN)/colorizer triton --repository model_repository

@@ -3,6 +3,8 @@
 A checkpoint is one ``torch.save`` dict. Keys every consumer may rely on:
 
 * ``format``: :data:`FORMAT` (bumped on incompatible change);
+* ``arch``: ``"sgru"`` (the paper's generator) or ``"plain_unet"`` (the comparison baseline);
+  absent means ``"sgru"``;
 * ``preset``: generator preset name; ``widths``: its level widths (authoritative);
 * ``generator``: the generator's state dict;
 * ``step``: optimizer steps taken; ``config``: the full training config (a plain dict);
@@ -19,14 +21,21 @@ from typing import Any
 import torch
 
 from colorizer.model.generator import Generator
+from colorizer.model.plain_unet import PlainUNet
 
 FORMAT = 1
 
+#: Model class of each ``arch`` a checkpoint can name.
+ARCHS: dict[str, type[Generator] | type[PlainUNet]] = {"sgru": Generator, "plain_unet": PlainUNet}
 
-def generator_payload(generator: Generator, preset: str) -> dict[str, Any]:
+
+def generator_payload(generator: Generator | PlainUNet, preset: str, arch: str = "sgru") -> dict[str, Any]:
     """The keys of a checkpoint that describe the generator alone."""
+    if arch not in ARCHS:
+        raise ValueError(f"unknown arch {arch!r}; choose one of {sorted(ARCHS)}")
     return {
         "format": FORMAT,
+        "arch": arch,
         "preset": preset,
         "widths": list(generator.widths),
         "generator": generator.state_dict(),
@@ -41,10 +50,13 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     return ckpt
 
 
-def load_generator(path: str | Path) -> tuple[Generator, dict[str, Any]]:
-    """The generator of a checkpoint, in eval mode, and the checkpoint dict it came from."""
+def load_generator(path: str | Path) -> tuple[Generator | PlainUNet, dict[str, Any]]:
+    """The generator of a checkpoint (of its ``arch``), in eval mode, and the checkpoint dict."""
     ckpt = load_checkpoint(path)
-    generator = Generator(tuple(ckpt["widths"]))
+    arch = ckpt.get("arch", "sgru")
+    if arch not in ARCHS:
+        raise ValueError(f"{path}: unknown arch {arch!r}")
+    generator = ARCHS[arch](tuple(ckpt["widths"]))
     generator.load_state_dict(ckpt["generator"])
     generator.eval()
     return generator, ckpt

@@ -25,7 +25,11 @@ from export import logger
 if TYPE_CHECKING:
     import torch
 
-    from colorizer.model.generator import Generator
+    from colorizer.model.generator import Generator as _SGRU
+    from colorizer.model.plain_unet import PlainUNet
+
+    #: Any generator architecture a checkpoint can hold (same forward(sketch, hint) signature).
+    Generator = _SGRU | PlainUNet
 
 #: ONNX opset the graph is written in (a current one that ONNX Runtime and TensorRT 10 support).
 OPSET = 20

@@ -61,14 +61,8 @@ class OnnxSystem:
 def load_torch_model(path: str | Path) -> tuple[Any, dict[str, Any]]:
     """The model of a checkpoint in eval mode (generator or plain U-Net), and the checkpoint dict."""
     from colorizer import checkpoint
-    from colorizer.model.generator import Generator
-    from colorizer.model.plain_unet import ARCH, PlainUNet
 
-    ckpt = checkpoint.load_checkpoint(path)
-    model = PlainUNet(tuple(ckpt["widths"])) if ckpt.get("arch") == ARCH else Generator(tuple(ckpt["widths"]))
-    model.load_state_dict(ckpt["generator"])
-    model.eval()
-    return model, ckpt
+    return checkpoint.load_generator(path)
 
 
 class TorchSystem:

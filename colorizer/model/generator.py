@@ -192,7 +192,7 @@ def count_params(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
-def conv_gflops(model: Generator, height: int = 256, width: int = 256) -> float:
+def conv_gflops(model: nn.Module, height: int = 256, width: int = 256) -> float:
     """Multiply-adds x 2 of every convolution for one image of ``height`` x ``width``, in GFLOP."""
     total = 0
 

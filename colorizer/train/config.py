@@ -7,7 +7,7 @@ from typing import Any
 
 from colorizer import contract
 from colorizer.data.hints import HintConfig
-from colorizer.model.generator import PRESETS
+from colorizer.model import ARCHS, PRESETS
 
 
 @dataclass
@@ -16,6 +16,8 @@ class TrainConfig:
 
     #: Generator preset (see :data:`colorizer.model.PRESETS`).
     preset: str = "cpu"
+    #: Architecture: ``sgru`` (the paper's generator) or ``plain_unet`` (the comparison baseline).
+    arch: str = "sgru"
     #: Folder of color images to train on; None trains on synthetic illustrations drawn on the fly.
     data: str | None = None
     #: Run folder: checkpoints, samples, loss log and curve.
@@ -63,6 +65,8 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.preset not in PRESETS:
             raise ValueError(f"unknown preset {self.preset!r}; choose one of {sorted(PRESETS)}")
+        if self.arch not in ARCHS:
+            raise ValueError(f"unknown arch {self.arch!r}; choose one of {ARCHS}")
         contract.check_size(self.crop, self.crop)
         if self.device not in ("cpu", "cuda") and not self.device.startswith("cuda:"):
             raise ValueError(f"device must be cpu or cuda, got {self.device!r}")

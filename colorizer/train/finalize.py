@@ -24,7 +24,7 @@ def finalize(run_dir: str | Path, to: str | Path, samples: str | Path | None = N
         raise FileNotFoundError(f"no checkpoint at {src}")
     ckpt = checkpoint.load_checkpoint(src)
     generator, _ = checkpoint.load_generator(src)
-    payload = checkpoint.generator_payload(generator, ckpt["preset"])
+    payload = checkpoint.generator_payload(generator, ckpt["preset"], ckpt.get("arch", "sgru"))
     payload.update(step=ckpt.get("step"), config=ckpt.get("config"), meta=ckpt.get("meta", {}))
     to = Path(to)
     to.parent.mkdir(parents=True, exist_ok=True)

@@ -16,6 +16,7 @@ from typing import Any
 
 _FLAGS: dict[str, tuple[type, str]] = {
     "preset": (str, "generator preset: tiny, cpu, base"),
+    "arch": (str, "sgru (the paper's generator, default) or plain_unet (the comparison baseline)"),
     "data": (str, "folder of color images (default: synthetic illustrations)"),
     "out": (str, "run folder"),
     "steps": (int, "total optimizer steps"),

@@ -24,7 +24,7 @@ from tqdm import tqdm
 
 from colorizer import checkpoint
 from colorizer.data.dataset import ImageFolderDataset, Sample, SyntheticDataset, fixed_batch
-from colorizer.model import Discriminator, build_generator, count_params
+from colorizer.model import Discriminator, build_model, count_params
 from colorizer.model.vgg import SGRU_WEIGHTS, VGG19Features
 from colorizer.train import logger
 from colorizer.train.config import TrainConfig
@@ -80,7 +80,7 @@ class Trainer:
         torch.set_num_threads(cfg.threads)
         torch.manual_seed(cfg.seed)
         random.seed(cfg.seed)
-        self.generator = build_generator(cfg.preset).to(self.device)
+        self.generator = build_model(cfg.arch, cfg.preset).to(self.device)
         self.discriminator = Discriminator().to(self.device)
         betas = (cfg.beta1, cfg.beta2)
         self.opt_g = torch.optim.Adam(self.generator.parameters(), lr=cfg.lr, betas=betas)
@@ -160,7 +160,7 @@ class Trainer:
     # --- checkpoints ---------------------------------------------------------------------------
     def state(self) -> dict[str, Any]:
         """The full checkpoint dict (colorizer.checkpoint keys + what ``--resume`` needs)."""
-        payload = checkpoint.generator_payload(self.generator, self.cfg.preset)
+        payload = checkpoint.generator_payload(self.generator, self.cfg.preset, self.cfg.arch)
         payload.update(
             step=self.step,
             samples_seen=self.samples_seen,

@@ -250,8 +250,10 @@ async def test_triton_killed_under_load_then_recovers_by_itself(
 async def test_sigterm_under_load_loses_no_accepted_request(model_repository: Path, tmp_path: Path) -> None:
     env = {
         "COLORIZER_MODEL_REPOSITORY": str(model_repository),
-        "COLORIZER_INPUT_SIZE": "192",  # slow enough that calls are in flight at the signal
-        "COLORIZER_MAX_BATCH_SIZE": "2",
+        # A large canvas and batches of one queue the 6 clients' calls behind each other, so calls
+        # are in flight (queued or running) at the signal even on an idle machine.
+        "COLORIZER_INPUT_SIZE": "640",
+        "COLORIZER_MAX_BATCH_SIZE": "1",
         "COLORIZER_INTRA_OP_THREADS": "1",
         "COLORIZER_GRACE_S": "60",
     }

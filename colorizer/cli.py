@@ -1,8 +1,8 @@
 """The ``colorizer`` command: one entry point with a subcommand per stage.
 
 Each subcommand lives in its own module, which defines ``add_arguments(parser)`` and
-``run(args) -> int`` and keeps heavy imports (torch, onnxruntime, grpc) inside ``run`` so that
-``colorizer --help`` stays fast and the serving image never needs torch.
+``run(args) -> int``. Only the chosen subcommand's module is imported, so ``colorizer serve``
+never loads torch (the gateway image has none) and ``colorizer --help`` stays fast.
 """
 
 from __future__ import annotations
@@ -13,41 +13,42 @@ import logging
 import sys
 from collections.abc import Sequence
 
-#: subcommand -> module implementing it.
-COMMANDS: dict[str, str] = {
-    "synth": "colorizer.data.synth_cmd",
-    "train": "colorizer.train.train_cmd",
-    "export": "export.export_cmd",
-    "triton": "export.triton_cmd",
-    "serve": "service.serve_cmd",
-    "colorize": "service.client.colorize_cmd",
-    "batch": "service.client.batch_cmd",
-    "demo": "service.demo_cmd",
-    "eval": "colorizer.eval.eval_cmd",
-    "bench": "bench.bench_cmd",
-    "fuzz": "bench.fuzz_cmd",
-    "soak": "bench.soak_cmd",
+#: subcommand -> (module implementing it, one-line help).
+COMMANDS: dict[str, tuple[str, str]] = {
+    "synth": ("colorizer.data.synth_cmd", "Write procedural anime-like illustrations and region labels."),
+    "train": ("colorizer.train.train_cmd", "Train the generator, or finalize a run into a model file."),
+    "export": ("export.export_cmd", "Export a checkpoint to ONNX and a Triton model repository."),
+    "triton": ("export.triton_cmd", "Run a real local Triton on a CPU twin of a model repository."),
+    "serve": ("service.serve_cmd", "Run the gRPC gateway (API, health, reflection, metrics)."),
+    "colorize": ("service.client.colorize_cmd", "Color one sketch (through --server or in-process)."),
+    "batch": ("service.client.batch_cmd", "Color every sketch in a folder (resumable)."),
+    "demo": ("service.demo_cmd", "Serve the committed model, color examples/, write a contact sheet."),
+    "eval": ("colorizer.eval.eval_cmd", "Measure colorization quality against the number of hints."),
+    "bench": ("bench.bench_cmd", "Benchmark raw ONNX Runtime, the gateway, Triton and image stages."),
+    "fuzz": ("bench.fuzz_cmd", "Fuzz a live gateway with hostile requests."),
+    "soak": ("bench.soak_cmd", "Soak or overload a gateway: throughput, latency and RSS over time."),
 }
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The full argument parser, one subparser per available stage."""
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The argument parser; the full options only of ``command`` (whose module is imported)."""
     parser = argparse.ArgumentParser(prog="colorizer", description=__doc__.splitlines()[0])
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name, module_name in COMMANDS.items():
+    for name, (module_name, help_text) in COMMANDS.items():
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        if name != command:
+            continue
         try:
             module = importlib.import_module(module_name)
+            p.description = module.__doc__
+            p.formatter_class = argparse.RawDescriptionHelpFormatter
+            module.add_arguments(p)
         except ModuleNotFoundError as exc:
-            # A stage whose optional dependencies are not installed (e.g. torch in the
-            # gateway image) is listed but explains itself instead of breaking the CLI.
-            missing = exc.name
-            p = sub.add_parser(name, help=f"(unavailable: {missing} not installed)")
-            p.set_defaults(_run=_unavailable(name, str(missing)))
+            # A stage whose optional dependencies are not installed (torch in the gateway
+            # image) explains itself instead of breaking the CLI.
+            p.set_defaults(_run=_unavailable(name, str(exc.name)))
             continue
-        doc = (module.__doc__ or name).strip().splitlines()[0]
-        p = sub.add_parser(name, help=doc, description=module.__doc__)
-        module.add_arguments(p)
         p.set_defaults(_run=module.run)
     return parser
 
@@ -62,7 +63,9 @@ def _unavailable(name: str, missing: str):  # type: ignore[no-untyped-def]
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse ``argv`` and run the chosen subcommand; returns the process exit code."""
-    args = build_parser().parse_args(argv)
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    command = next((a for a in args_list if not a.startswith("-")), None)
+    args = build_parser(command).parse_args(args_list)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

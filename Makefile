@@ -44,7 +44,7 @@ lint: $(STAMP)
 	$(BIN)/mypy colorizer export service bench scripts
 
 test: setup triton-env proto-check docs-check lint
-	$(BIN)/python -m pytest -q -p no:cacheprovider
+	$(BIN)/python -m pytest -q -p no:cacheprovider --durations=15
 
 demo: $(STAMP)
 	$(BIN)/colorizer demo

@@ -18,6 +18,8 @@ if TYPE_CHECKING:
         RetryPolicy,
         SyncColorizerClient,
         build_request,
+        channel_credentials,
+        read_token_file,
     )
 
 __all__ = [
@@ -28,6 +30,8 @@ __all__ = [
     "RetryPolicy",
     "SyncColorizerClient",
     "build_request",
+    "channel_credentials",
+    "read_token_file",
 ]
 
 

@@ -6,9 +6,10 @@ import argparse
 import asyncio
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from service.client.local import add_connection_arguments
+from service.client.security_args import SecurityArgumentError, client_security
 
 if TYPE_CHECKING:
     from service.client.batch import BatchItem, BatchSummary
@@ -43,6 +44,11 @@ def run(args: argparse.Namespace) -> int:
         print("colorizer batch: --concurrency must be >= 1", file=sys.stderr)
         return 2
     try:
+        security = client_security(args)
+    except SecurityArgumentError as exc:
+        print(f"colorizer batch: {exc}", file=sys.stderr)
+        return 2
+    try:
         items = plan(args.in_dir, args.out_dir, args.format)
     except FileNotFoundError as exc:
         print(f"colorizer batch: {exc}", file=sys.stderr)
@@ -54,7 +60,9 @@ def run(args: argparse.Namespace) -> int:
         overlay_lines=args.overlay_lines,
     )
     try:
-        summary = asyncio.run(run_batch(args, items, options, RetryPolicy(attempts=max(1, args.retries))))
+        summary = asyncio.run(
+            run_batch(args, items, options, RetryPolicy(attempts=max(1, args.retries)), security)
+        )
     except ClientError as exc:
         print(f"colorizer batch: {exc}", file=sys.stderr)
         return 1
@@ -65,9 +73,16 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def run_batch(
-    args: argparse.Namespace, items: list[BatchItem], options: ColorizeOptions, retry: RetryPolicy
+    args: argparse.Namespace,
+    items: list[BatchItem],
+    options: ColorizeOptions,
+    retry: RetryPolicy,
+    security: dict[str, Any] | None = None,
 ) -> BatchSummary:
-    """Color ``items`` through ``args.server`` or a local gateway, with a tqdm progress bar."""
+    """Color ``items`` through ``args.server`` or a local gateway, with a tqdm progress bar.
+
+    ``security`` holds the client's TLS/token keyword arguments (from :func:`client_security`).
+    """
     from tqdm import tqdm
 
     from service.client.batch import colorize_folder
@@ -76,7 +91,7 @@ async def run_batch(
 
     async with (
         gateway_address(args) as address,
-        ColorizerClient(address, timeout_s=args.timeout, retry=retry) as client,
+        ColorizerClient(address, timeout_s=args.timeout, retry=retry, **(security or {})) as client,
     ):
         await client.wait_ready()
         with tqdm(total=len(items), unit="img", disable=args.no_progress, file=sys.stderr) as bar:

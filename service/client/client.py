@@ -4,6 +4,10 @@
 UNAVAILABLE and RESOURCE_EXHAUSTED are retried with exponential backoff, and every
 ``grpc.RpcError`` leaves it as one :class:`ClientError` (one wrapper, :meth:`ColorizerClient._call`).
 :class:`SyncColorizerClient` offers the same calls to code without an event loop.
+
+Security (docs/SECURITY.md): plaintext by default; TLS with the system roots (``tls=True``) or a
+CA bundle (``root_certificates_file``), mTLS with ``client_cert_file`` + ``client_key_file``, and a
+bearer ``token`` sent as ``authorization: Bearer <token>`` metadata on every call (never logged).
 """
 
 from __future__ import annotations
@@ -11,8 +15,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import string
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -37,14 +43,26 @@ _FORMAT_NAMES = {v: k for k, v in FORMATS.items()} | {pb.IMAGE_FORMAT_UNSPECIFIE
 EXTENSIONS = {"png": ".png", "jpeg": ".jpg", "webp": ".webp"}
 
 
-class ClientError(Exception):
-    """A call to the gateway failed; ``code`` is the gRPC status, ``details`` the server's message."""
+#: Metadata key and scheme of the bearer token (the gateway's service.security expects these).
+AUTH_METADATA = "authorization"
+BEARER = "Bearer"
+#: What a token may contain: gRPC metadata values are printable ASCII, and a space would split it.
+_TOKEN_CHARS = frozenset(string.ascii_letters + string.digits + string.punctuation)
 
-    def __init__(self, code: grpc.StatusCode, details: str, method: str) -> None:
-        super().__init__(f"{code.name}: {details}")
+
+class ClientError(Exception):
+    """A call to the gateway failed; ``code`` is the gRPC status, ``details`` the server's message.
+
+    ``hint`` is the client's own explanation for statuses a user can fix (a refused token), added
+    to the message so that the CLI's one-line error says what to do.
+    """
+
+    def __init__(self, code: grpc.StatusCode, details: str, method: str, hint: str = "") -> None:
+        super().__init__(f"{code.name}: {details}" + (f" ({hint})" if hint else ""))
         self.code = code
         self.details = details
         self.method = method
+        self.hint = hint
 
 
 @dataclass(frozen=True)
@@ -161,8 +179,56 @@ def _color(rgb: tuple[int, int, int]) -> pb.Color:
     return pb.Color(r=rgb[0], g=rgb[1], b=rgb[2])
 
 
+def channel_credentials(
+    root_certificates_file: str | Path | None = None,
+    client_cert_file: str | Path | None = None,
+    client_key_file: str | Path | None = None,
+) -> grpc.ChannelCredentials:
+    """TLS channel credentials from PEM files (``OSError`` if one cannot be read).
+
+    Without ``root_certificates_file`` the server is checked against gRPC's default roots;
+    ``client_cert_file`` and ``client_key_file`` (mTLS) go together.
+    """
+    if (client_cert_file is None) != (client_key_file is None):
+        raise ValueError("client_cert_file and client_key_file must be given together")
+    return grpc.ssl_channel_credentials(
+        root_certificates=Path(root_certificates_file).read_bytes() if root_certificates_file else None,
+        private_key=Path(client_key_file).read_bytes() if client_key_file else None,
+        certificate_chain=Path(client_cert_file).read_bytes() if client_cert_file else None,
+    )
+
+
+def read_token_file(path: str | Path) -> str:
+    """The first non-empty line of ``path``, stripped (``ValueError`` if there is none).
+
+    A file, not a flag, carries the token so that it never shows in ``ps`` or shell history.
+    """
+    for line in Path(path).read_text().splitlines():
+        if line.strip():
+            return line.strip()
+    raise ValueError(f"token file {path} holds no token")
+
+
+def bearer_metadata(token: str | None) -> tuple[tuple[str, str], ...] | None:
+    """The call metadata carrying ``token`` (None for none); ``ValueError`` for a malformed token.
+
+    The error message never quotes the token.
+    """
+    if token is None:
+        return None
+    if not token or not set(token) <= _TOKEN_CHARS:
+        raise ValueError("token must be non-empty printable ASCII without spaces")
+    return ((AUTH_METADATA, f"{BEARER} {token}"),)
+
+
 class ColorizerClient:
-    """Async client for one gateway address (``host:port``); use as ``async with``."""
+    """Async client for one gateway address (``host:port``); use as ``async with``.
+
+    The channel is plaintext unless one of ``tls``, ``root_certificates_file``,
+    ``client_cert_file``/``client_key_file`` or ``credentials`` (ready-made channel credentials,
+    which then replace the files) asks for TLS. ``token`` goes with every call as
+    ``authorization: Bearer <token>``.
+    """
 
     def __init__(
         self,
@@ -171,17 +237,33 @@ class ColorizerClient:
         timeout_s: float = 60.0,
         retry: RetryPolicy | None = None,
         max_message_bytes: int = 64 * 2**20,
+        tls: bool = False,
+        root_certificates_file: str | Path | None = None,
+        client_cert_file: str | Path | None = None,
+        client_key_file: str | Path | None = None,
+        credentials: grpc.ChannelCredentials | None = None,
+        token: str | None = None,
     ) -> None:
         self.address = address
         self.timeout_s = timeout_s
         self.retry = retry or RetryPolicy()
-        self._channel = grpc.aio.insecure_channel(
-            address,
-            options=[
-                ("grpc.max_receive_message_length", max_message_bytes),
-                ("grpc.max_send_message_length", max_message_bytes),
-            ],
-        )
+        # Validated before the channel exists, so a bad token leaves nothing to close.
+        self._metadata = bearer_metadata(token)
+        files = (root_certificates_file, client_cert_file, client_key_file)
+        if credentials is None and (tls or any(f is not None for f in files)):
+            credentials = channel_credentials(*files)
+        self.tls = credentials is not None
+        if token is not None and not self.tls:
+            # Allowed (TLS may end at a proxy or mesh sidecar in front of the gateway), but worth saying.
+            logger.warning("sending a bearer token to %s over a plaintext channel", address)
+        options = [
+            ("grpc.max_receive_message_length", max_message_bytes),
+            ("grpc.max_send_message_length", max_message_bytes),
+        ]
+        if credentials is None:
+            self._channel = grpc.aio.insecure_channel(address, options=options)
+        else:
+            self._channel = grpc.aio.secure_channel(address, credentials, options=options)
         self._stub = pb_grpc.ColorizerStub(self._channel)
 
     async def __aenter__(self) -> ColorizerClient:
@@ -201,21 +283,29 @@ class ColorizerClient:
         try:
             await asyncio.wait_for(self._channel.channel_ready(), timeout_s or self.timeout_s)
         except asyncio.TimeoutError:
+            # A failing TLS handshake also looks like silence here, so say TLS was in play.
+            hint = "over TLS: check the address, --ca and --cert/--key" if self.tls else ""
             raise ClientError(
-                grpc.StatusCode.UNAVAILABLE, f"no gateway answered at {self.address}", "connect"
+                grpc.StatusCode.UNAVAILABLE, f"no gateway answered at {self.address}", "connect", hint
             ) from None
 
     async def colorize(
         self, request: pb.ColorizeRequest, *, timeout_s: float | None = None
     ) -> ColorizeResult:
         """Color one sketch (``request`` from :func:`build_request`)."""
-        response = await self._call("Colorize", lambda t: self._stub.Colorize(request, timeout=t), timeout_s)
+        response = await self._call(
+            "Colorize",
+            lambda t: self._stub.Colorize(request, timeout=t, metadata=self._metadata),
+            timeout_s,
+        )
         return ColorizeResult.from_proto(response)
 
     async def model_info(self, *, timeout_s: float | None = None) -> pb.ModelInfo:
         """The served model's name, version, input size and the gateway's limits."""
         return await self._call(
-            "GetModelInfo", lambda t: self._stub.GetModelInfo(pb.GetModelInfoRequest(), timeout=t), timeout_s
+            "GetModelInfo",
+            lambda t: self._stub.GetModelInfo(pb.GetModelInfoRequest(), timeout=t, metadata=self._metadata),
+            timeout_s,
         )
 
     async def colorize_stream(
@@ -226,12 +316,14 @@ class ColorizerClient:
         ``timeout_s`` bounds the whole stream. Per-item failures arrive as responses with
         ``error`` set; a failure of the stream itself raises :class:`ClientError`.
         """
-        call = self._stub.ColorizeStream(iter(requests), timeout=timeout_s or self.timeout_s)
+        call = self._stub.ColorizeStream(
+            iter(requests), timeout=timeout_s or self.timeout_s, metadata=self._metadata
+        )
         try:
             async for response in call:
                 yield response
         except grpc.RpcError as exc:
-            raise _client_error(exc, "ColorizeStream") from None
+            raise _client_error(exc, "ColorizeStream", tls=self.tls) from None
 
     async def _call(
         self, method: str, invoke: Callable[[float], Awaitable[_T]], timeout_s: float | None
@@ -243,7 +335,7 @@ class ColorizerClient:
             try:
                 return await invoke(timeout)
             except grpc.RpcError as exc:
-                error = _client_error(exc, method)
+                error = _client_error(exc, method, tls=self.tls)
             if error.code not in self.retry.codes or attempt >= self.retry.attempts:
                 raise error
             delay = self.retry.backoff(attempt)
@@ -252,14 +344,40 @@ class ColorizerClient:
             attempt += 1
 
 
-def _client_error(exc: grpc.RpcError, method: str) -> ClientError:
+def _client_error(exc: grpc.RpcError, method: str, *, tls: bool = False) -> ClientError:
+    """``exc`` as a :class:`ClientError`, with a hint where the caller's credentials may be at fault."""
     code = exc.code() if hasattr(exc, "code") else grpc.StatusCode.UNKNOWN
-    details = exc.details() if hasattr(exc, "details") else str(exc)
-    return ClientError(code or grpc.StatusCode.UNKNOWN, details or "", method)
+    code = code or grpc.StatusCode.UNKNOWN
+    details = (exc.details() if hasattr(exc, "details") else str(exc)) or ""
+    return ClientError(code, details, method, _hint(code, details, tls=tls))
+
+
+def _hint(code: grpc.StatusCode, details: str, *, tls: bool) -> str:
+    """What the user can check for ``code``; "" when gRPC's own details say enough.
+
+    gRPC reports a TLS mismatch only as UNAVAILABLE, often just "Socket closed" (the server hung
+    up during the handshake), so the hint names the likely cause without claiming it.
+    """
+    if code == grpc.StatusCode.UNAUTHENTICATED:
+        return "authentication failed: the gateway wants a valid bearer token (token=, CLI --token-file)"
+    if code != grpc.StatusCode.UNAVAILABLE:
+        return ""
+    text = details.lower()
+    if tls and any(word in text for word in ("ssl", "tls", "handshake", "certificate", "socket closed")):
+        return (
+            "TLS connection failed: check the CA bundle (--ca) and, if the gateway requires mTLS, "
+            "the client certificate (--cert/--key)"
+        )
+    if not tls and "socket closed" in text:
+        return "if the gateway uses TLS, connect with TLS (--tls or --ca; tls= or root_certificates_file=)"
+    return ""
 
 
 class SyncColorizerClient:
-    """Blocking wrapper of :class:`ColorizerClient` for scripts without an event loop."""
+    """Blocking wrapper of :class:`ColorizerClient` for scripts without an event loop.
+
+    ``kwargs`` are those of :class:`ColorizerClient` (timeouts, retry, TLS files, token).
+    """
 
     def __init__(self, address: str, **kwargs: Any) -> None:
         self._loop = asyncio.new_event_loop()

@@ -6,9 +6,10 @@ import argparse
 import asyncio
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from service.client.local import add_connection_arguments
+from service.client.security_args import SecurityArgumentError, client_security
 
 if TYPE_CHECKING:
     from service.client.client import ColorizeResult, RetryPolicy
@@ -53,6 +54,11 @@ def run(args: argparse.Namespace) -> int:
         print(f"colorizer colorize: -o must end in one of {sorted(_FORMAT_BY_SUFFIX)}", file=sys.stderr)
         return 2
     try:
+        security = client_security(args)
+    except SecurityArgumentError as exc:
+        print(f"colorizer colorize: {exc}", file=sys.stderr)
+        return 2
+    try:
         file_hints = load_hints_file(args.hints_file) if args.hints_file else HintSet()
         flag_points = tuple(parse_hint_spec(spec) for spec in args.hint)
         hints = HintSet(file_hints.points + flag_points, file_hints.strokes)
@@ -68,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
         sketch, hints, hint_image=hint_image, options=options, request_id=args.sketch.name
     )
     try:
-        result = asyncio.run(_colorize(args, request, RetryPolicy(attempts=max(1, args.retries))))
+        result = asyncio.run(_colorize(args, request, RetryPolicy(attempts=max(1, args.retries)), security))
     except ClientError as exc:
         print(f"colorizer colorize: {args.sketch}: {exc}", file=sys.stderr)
         return 1
@@ -82,13 +88,13 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def _colorize(
-    args: argparse.Namespace, request: pb.ColorizeRequest, retry: RetryPolicy
+    args: argparse.Namespace, request: pb.ColorizeRequest, retry: RetryPolicy, security: dict[str, Any]
 ) -> ColorizeResult:
     from service.client.client import ColorizerClient
     from service.client.local import gateway_address
 
     async with (
         gateway_address(args) as address,
-        ColorizerClient(address, timeout_s=args.timeout, retry=retry) as client,
+        ColorizerClient(address, timeout_s=args.timeout, retry=retry, **security) as client,
     ):
         return await client.colorize(request)

@@ -40,7 +40,9 @@ async def local_gateway(model_repository: Path, **overrides: Any) -> AsyncIterat
 
 
 def add_connection_arguments(parser: Any) -> None:
-    """Flags shared by the client commands: --server, --timeout, local-mode model options."""
+    """Flags shared by the client commands: --server, --timeout, TLS/token, local-mode model options."""
+    from service.client.security_args import add_security_arguments
+
     parser.add_argument(
         "--server",
         metavar="HOST:PORT",
@@ -50,6 +52,7 @@ def add_connection_arguments(parser: Any) -> None:
     parser.add_argument(
         "--retries", type=int, default=5, help="tries per image on UNAVAILABLE/RESOURCE_EXHAUSTED"
     )
+    add_security_arguments(parser)
     local = parser.add_argument_group("local mode (no --server)")
     local.add_argument(
         "--model-repository",

@@ -7,43 +7,23 @@ model is the session's tiny random-weight repository from tests/service/conftest
 
 from __future__ import annotations
 
-import asyncio
-import threading
+import shutil
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from gateway_helpers import Pki, gateway_in_thread, make_pki
 
 
 @pytest.fixture(scope="module")
 def server_address(make_settings: Callable[..., Any]) -> Iterator[str]:
     """``host:port`` of a gateway serving the tiny model (embedded backend) during the module."""
-    from service.server import running_server
+    with gateway_in_thread(make_settings(grace_s=1)) as address:
+        yield address
 
-    loop = asyncio.new_event_loop()
-    ready = threading.Event()
-    state: dict[str, Any] = {}
 
-    async def serve() -> None:
-        state["stop"] = asyncio.Event()
-        try:
-            async with running_server(make_settings(grace_s=1)) as address:
-                state["address"] = address
-                ready.set()
-                await state["stop"].wait()
-        except BaseException as exc:
-            state["error"] = exc
-            ready.set()
-            raise
-
-    thread = threading.Thread(target=loop.run_until_complete, args=(serve(),), daemon=True)
-    thread.start()
-    assert ready.wait(120), "gateway did not start"
-    if "error" in state:
-        raise state["error"]
-    try:
-        yield state["address"]
-    finally:
-        loop.call_soon_threadsafe(state["stop"].set)
-        thread.join(30)
-        loop.close()
+@pytest.fixture(scope="session")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
+    """A throwaway PKI (CA, server, client, stranger); needs the ``openssl`` command."""
+    assert shutil.which("openssl"), "the TLS tests need the openssl command-line tool"
+    return make_pki(tmp_path_factory.mktemp("client-pki"))

@@ -52,7 +52,7 @@ demo: $(STAMP)
 train: $(STAMP)
 	$(BIN)/colorizer train --preset cpu --crop 128 --batch-size 8 --lr 1e-3 --lr-d 2e-4 --w-hint 1 \
 	  --w-a 0.003 --adv-start 3000 --hint-p-none 0.1 --hint-density-min 0.005 --hint-density-max 0.08 \
-	  --threads 1 --workers 1 --max-minutes 95 --steps 100000 --out runs/demo
+	  --threads 2 --workers 1 --steps 3000 --out runs/demo
 
 bench: $(STAMP) triton-env
 	$(BIN)/colorizer bench

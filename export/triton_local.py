@@ -39,6 +39,19 @@ DEFAULT_TRITON_VENV = REPO_ROOT / ".venv-triton"
 _SHM_DIR = Path("/dev/shm")
 
 
+def live_group_members(pgid: int) -> list[int]:
+    """Pids of processes in group ``pgid`` that are still running (zombies excluded; reads /proc)."""
+    members = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # exited while we were listing
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            members.append(int(stat.parent.name))
+    return members
+
+
 class TritonError(RuntimeError):
     """The local Triton could not be prepared, started, or became unready."""
 
@@ -270,9 +283,17 @@ class LocalTriton:
         # Kill the whole group even after a graceful exit: a stub orphaned by its server must not
         # outlive it. Then collect the server's exit status and remove its shared memory.
         assert self._proc is not None
+        pgid = self._proc.pid
         self._signal_group(signal.SIGKILL)
         self._proc.wait()
         self._proc = None
+        # SIGKILL is delivered asynchronously: a stub can still be tearing down (state R/D) after
+        # the server itself was reaped. Wait for the group to empty so that "stopped" means it.
+        deadline = time.monotonic() + 10.0
+        while (left := live_group_members(pgid)) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        if left:
+            logger.warning("tritonserver group %d still has live members after SIGKILL: %s", pgid, left)
         for region in _SHM_DIR.glob(f"{self._shm_prefix}*"):
             region.unlink(missing_ok=True)
 

@@ -24,6 +24,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--pid", type=int, help="pid of --target's process, to measure its RSS")
     parser.add_argument("--model-repository", default="model_repository", help="for the local gateway")
     parser.add_argument("--json", type=Path, help="write the report here as JSON")
+    # Imported here so that ``colorizer --help`` stays free of gRPC (the module imports none itself).
+    from service.client.security_args import add_security_arguments
+
+    add_security_arguments(parser, remote_flag="--target")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -33,10 +37,18 @@ def run(args: argparse.Namespace) -> int:
 
     from bench.fuzz import CaseGenerator, FuzzReport, run_fuzz
     from bench.soak import LocalGateway, RssSampler, process_rss
+    from service.client.client import bearer_metadata
+    from service.client.security_args import SecurityArgumentError, client_security
 
     if args.cases < 1 or args.concurrency < 1:
         print("colorizer fuzz: --cases and --concurrency must be >= 1", file=sys.stderr)
         return 2
+    try:
+        security = client_security(args, remote_flag="--target")
+    except SecurityArgumentError as exc:
+        print(f"colorizer fuzz: {exc}", file=sys.stderr)
+        return 2
+    metadata = bearer_metadata(security.get("token"))
     with contextlib.ExitStack() as stack:
         gateway: LocalGateway | None = None
         if args.target is None:
@@ -56,7 +68,14 @@ def run(args: argparse.Namespace) -> int:
         async def go() -> tuple[FuzzReport, RssSampler]:
             cases = CaseGenerator(args.seed, pixel_limit=args.pixel_limit).cases(args.cases)
             async with RssSampler(rss) as sampler:
-                report = await run_fuzz(target, cases, concurrency=args.concurrency, timeout_s=args.timeout)
+                report = await run_fuzz(
+                    target,
+                    cases,
+                    concurrency=args.concurrency,
+                    timeout_s=args.timeout,
+                    credentials=security.get("credentials"),
+                    metadata=metadata,
+                )
             return report, sampler
 
         start_rss = rss()

@@ -1,7 +1,8 @@
-"""TLS and bearer-token flags of the client commands (``colorize``, ``batch``), in one place.
+"""TLS and bearer-token flags of the commands that call a gateway (``colorize``, ``batch``, ``fuzz``).
 
-The flags only make sense with ``--server``: local mode talks plaintext to a gateway inside the
-same process. The token comes from a file, never from a flag, so it cannot show in ``ps``.
+The flags only make sense with a remote address (``--server``, or ``--target`` for ``fuzz``): the
+local mode talks plaintext to a gateway inside the same process. The token comes from a file,
+never from a flag, so it cannot show in ``ps``.
 """
 
 from __future__ import annotations
@@ -15,9 +16,9 @@ class SecurityArgumentError(ValueError):
     """The security flags are inconsistent or name an unreadable file (the command exits 2)."""
 
 
-def add_security_arguments(parser: argparse.ArgumentParser) -> None:
+def add_security_arguments(parser: argparse.ArgumentParser, remote_flag: str = "--server") -> None:
     """Add ``--tls``, ``--ca``, ``--cert``, ``--key`` and ``--token-file`` to ``parser``."""
-    group = parser.add_argument_group("TLS and authentication (with --server)")
+    group = parser.add_argument_group(f"TLS and authentication (with {remote_flag})")
     group.add_argument(
         "--tls", action="store_true", help="connect with TLS, checking the server against the system roots"
     )
@@ -36,7 +37,7 @@ def add_security_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def client_security(args: argparse.Namespace) -> dict[str, Any]:
+def client_security(args: argparse.Namespace, remote_flag: str = "--server") -> dict[str, Any]:
     """Keyword arguments of :class:`~service.client.client.ColorizerClient` from the flags.
 
     Files are read here, before any call, so that a typo is a usage error (exit 2) and not a
@@ -58,9 +59,9 @@ def client_security(args: argparse.Namespace) -> dict[str, Any]:
     ]
     if not given:
         return {}
-    if not args.server:
+    if not getattr(args, remote_flag.lstrip("-").replace("-", "_")):
         raise SecurityArgumentError(
-            f"{', '.join(given)} can only be used with --server (local mode is plaintext in-process)"
+            f"{', '.join(given)} can only be used with {remote_flag} (local mode is plaintext in-process)"
         )
     if (args.cert is None) != (args.key is None):
         raise SecurityArgumentError("--cert and --key must be given together")

@@ -53,6 +53,10 @@ train: $(STAMP)
 	$(BIN)/colorizer train --preset cpu --crop 128 --batch-size 8 --lr 1e-3 --lr-d 2e-4 --w-hint 1 \
 	  --w-a 0.003 --adv-start 3000 --hint-p-none 0.1 --hint-density-min 0.005 --hint-density-max 0.08 \
 	  --threads 2 --workers 1 --steps 3000 --out runs/demo
+	# continue: stronger hinted-cell term and a lower learning rate (adversarial term on from 3000),
+	# then a short anneal; the shipped model is the step-6600 generator (models/MODEL_CARD.md)
+	$(BIN)/colorizer train --resume --out runs/demo --lr 5e-4 --w-hint 3 --threads 2 --steps 6000 --max-minutes 600
+	$(BIN)/colorizer train --resume --out runs/demo --lr 2e-4 --lr-d 1e-4 --threads 2 --steps 6600 --max-minutes 600
 
 bench: $(STAMP) triton-env
 	$(BIN)/colorizer bench

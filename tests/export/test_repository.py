@@ -70,6 +70,21 @@ def test_committed_repository_is_consistent() -> None:
     assert {"colorizer.checkpoint_sha256", "colorizer.preset", "colorizer.step"} <= set(meta)
 
 
+def test_committed_onnx_was_exported_from_the_committed_model() -> None:
+    """The served graph, the shipped checkpoint and its card must be updated together."""
+    import hashlib
+
+    import torch
+
+    shipped = COMMITTED.parent / "models" / "colorizer-cpu.pt"
+    meta = {p.key: p.value for p in onnx.load(str(repo.onnx_path(COMMITTED))).metadata_props}
+    assert meta["colorizer.checkpoint_sha256"] == hashlib.sha256(shipped.read_bytes()).hexdigest()[:16]
+    step = torch.load(shipped, map_location="cpu", weights_only=False)["step"]
+    assert meta["colorizer.step"] == str(step)
+    card = (COMMITTED.parent / "models" / "MODEL_CARD.md").read_text()
+    assert f"**{step}**" in card, "models/MODEL_CARD.md does not state the shipped step"
+
+
 def test_unknown_config_field_is_rejected(tmp_path: Path) -> None:
     path = tmp_path / "config.pbtxt"
     path.write_text('name: "colorizer"\nmax_batch_sizes: 4\n')

@@ -202,9 +202,10 @@ async def test_client_deadline_becomes_tritons_request_timeout(gateway: Gateway)
         backend._client.infer = real_infer
     (call,) = seen
     # The gateway passes on what its context has left. gRPC sends the deadline as a grpc-timeout
-    # header that it rounds *up* to a coarser unit, so the server may see a few ms more than the
-    # 4.0 s the client asked for (4.0078 s was observed in CI); allow that rounding, no more.
-    assert 0 < call["client_timeout"] <= 4.0 * 1.01
+    # header whose encoding "may round up" (grpc core, timeout_encoding.h), so the server can see
+    # a little more than the 4.0 s the client asked for (4.0078 s was observed in CI). Allow 5%:
+    # far below any default a lost deadline would fall back to.
+    assert 0 < call["client_timeout"] <= 4.0 * 1.05
     assert call["timeout"] == pytest.approx(call["client_timeout"] * 1e6, rel=1e-3)
     assert call["client_timeout"] > 3.0  # only what decoding took was spent
 

@@ -74,7 +74,7 @@ async def test_full_queue_answers_overloaded_at_once() -> None:
         started = time.monotonic()
         with pytest.raises(OverloadedError) as info:
             await batcher.submit(3)
-        assert time.monotonic() - started < 0.05  # at once, not after waiting
+        assert time.monotonic() - started < 1.0  # at once, not after waiting for a slot (that never frees)
         assert info.value.code == Code.RESOURCE_EXHAUSTED
         gate.set()
         assert [(await t).value for t in (running, *queued)] == [0, 1, 2]

@@ -7,6 +7,8 @@ import json
 import sys
 from pathlib import Path
 
+from service.client.security_args import add_security_arguments
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Flags of ``colorizer fuzz``."""
@@ -24,9 +26,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--pid", type=int, help="pid of --target's process, to measure its RSS")
     parser.add_argument("--model-repository", default="model_repository", help="for the local gateway")
     parser.add_argument("--json", type=Path, help="write the report here as JSON")
-    # Imported here so that ``colorizer --help`` stays free of gRPC (the module imports none itself).
-    from service.client.security_args import add_security_arguments
-
     add_security_arguments(parser, remote_flag="--target")
 
 

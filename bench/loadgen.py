@@ -14,12 +14,21 @@ import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TypedDict
 
 import grpc
 
 from service.grpc_gen.colorizer.v1 import colorizer_pb2, colorizer_pb2_grpc
 
+
 #: Channel options: the responses are whole images, larger than gRPC's 4 MiB default.
+class CallSecurity(TypedDict, total=False):
+    """TLS credentials and call metadata (the bearer token) of a load run, passed as ``**kwargs``."""
+
+    channel_credentials: grpc.ChannelCredentials | None
+    metadata: Sequence[tuple[str, str]] | None
+
+
 _CHANNEL_OPTIONS = (
     ("grpc.max_receive_message_length", 64 * 2**20),
     ("grpc.max_send_message_length", 64 * 2**20),

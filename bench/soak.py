@@ -25,7 +25,7 @@ from typing import Any
 
 import grpc
 
-from bench.loadgen import LoadResult, run_load
+from bench.loadgen import CallSecurity, LoadResult, run_load
 from service.grpc_gen.colorizer.v1 import colorizer_pb2 as pb
 from service.grpc_gen.colorizer.v1 import colorizer_pb2_grpc as pb_grpc
 
@@ -267,6 +267,8 @@ async def run_soak(
     warmup_s: float = 60.0,
     timeout_s: float = 30.0,
     on_sample: Callable[[SoakSample], None] | None = None,
+    channel_credentials: grpc.ChannelCredentials | None = None,
+    metadata: Sequence[tuple[str, str]] | None = None,
 ) -> SoakReport:
     """Steady closed-loop load for ``minutes`` (bounded), one :class:`SoakSample` per interval."""
     report = SoakReport(minutes=minutes, concurrency=concurrency, warmup_s=warmup_s)
@@ -274,7 +276,13 @@ async def run_soak(
     end = started + minutes * 60.0
     while (left := end - time.monotonic()) > 0.5:
         result = await run_load(
-            target, requests, concurrency=concurrency, duration_s=min(interval_s, left), timeout_s=timeout_s
+            target,
+            requests,
+            concurrency=concurrency,
+            duration_s=min(interval_s, left),
+            timeout_s=timeout_s,
+            channel_credentials=channel_credentials,
+            metadata=metadata,
         )
         sample = SoakSample(
             t_s=time.monotonic() - started,
@@ -341,18 +349,28 @@ def _phase(result: LoadResult) -> dict[str, Any]:
 
 
 async def _probe(
-    target: str, request: pb.ColorizeRequest, stop: asyncio.Event, timeout_s: float
+    target: str,
+    request: pb.ColorizeRequest,
+    stop: asyncio.Event,
+    timeout_s: float,
+    channel_credentials: grpc.ChannelCredentials | None = None,
+    metadata: Sequence[tuple[str, str]] | None = None,
 ) -> tuple[list[float], dict[str, int]]:
     """Send one request every 20 ms until ``stop``; latencies of shed answers, and all codes."""
     shed: list[float] = []
     codes: dict[str, int] = {}
-    async with grpc.aio.insecure_channel(target) as channel:
+    if channel_credentials is None:
+        channel = grpc.aio.insecure_channel(target)
+    else:
+        channel = grpc.aio.secure_channel(target, channel_credentials)
+    md = tuple(metadata) if metadata else None
+    async with channel:
         stub = pb_grpc.ColorizerStub(channel)
 
         async def one() -> None:
             t0 = time.perf_counter()
             try:
-                await stub.Colorize(request, timeout=timeout_s)
+                await stub.Colorize(request, timeout=timeout_s, metadata=md)
                 code = "OK"
             except grpc.aio.AioRpcError as exc:
                 code = exc.code().name
@@ -378,28 +396,36 @@ async def run_overload(
     phase_s: float,
     overload_s: float,
     timeout_s: float = 30.0,
+    channel_credentials: grpc.ChannelCredentials | None = None,
+    metadata: Sequence[tuple[str, str]] | None = None,
 ) -> OverloadReport:
     """Baseline at ``base_concurrency``, overload at ``overload_concurrency``, then recovery.
 
     The overload's clients are closed-loop: a shed answer comes back at once and the client sends
     again, so the offered rate is many times the capacity (``overload.offered_rps``).
     """
+    secure: CallSecurity = {"channel_credentials": channel_credentials, "metadata": metadata}
     rss_mb = {"start": rss() / 2**20}
     baseline = await run_load(
-        target, requests, concurrency=base_concurrency, duration_s=phase_s, timeout_s=timeout_s
+        target, requests, concurrency=base_concurrency, duration_s=phase_s, timeout_s=timeout_s, **secure
     )
     rss_mb["after_baseline"] = rss() / 2**20
     stop = asyncio.Event()
-    probe = asyncio.create_task(_probe(target, requests[0], stop, timeout_s))
+    probe = asyncio.create_task(_probe(target, requests[0], stop, timeout_s, **secure))
     async with RssSampler(rss) as sampler:
         overload = await run_load(
-            target, requests, concurrency=overload_concurrency, duration_s=overload_s, timeout_s=timeout_s
+            target,
+            requests,
+            concurrency=overload_concurrency,
+            duration_s=overload_s,
+            timeout_s=timeout_s,
+            **secure,
         )
     stop.set()
     shed, codes = await probe
     rss_mb["peak_overload"] = sampler.peak / 2**20
     recovery = await run_load(
-        target, requests, concurrency=base_concurrency, duration_s=phase_s, timeout_s=timeout_s
+        target, requests, concurrency=base_concurrency, duration_s=phase_s, timeout_s=timeout_s, **secure
     )
     rss_mb["after_recovery"] = rss() / 2**20
     return OverloadReport(

@@ -7,6 +7,8 @@ import json
 import sys
 from pathlib import Path
 
+from service.client.security_args import add_security_arguments
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Flags of ``colorizer soak``."""
@@ -29,6 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-queue", type=int, help="COLORIZER_MAX_QUEUE of the local gateway")
     parser.add_argument("--model-repository", default="model_repository", help="for the local gateway")
     parser.add_argument("--out", type=Path, default=Path("runs/soak"), help="report folder")
+    add_security_arguments(parser, remote_flag="--target")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -37,11 +40,23 @@ def run(args: argparse.Namespace) -> int:
     import contextlib
 
     from bench.fuzz import sample_requests
+    from bench.loadgen import CallSecurity
     from bench.soak import LocalGateway, plot_soak, process_rss, run_overload, run_soak
+    from service.client.client import bearer_metadata
+    from service.client.security_args import SecurityArgumentError, client_security
 
     if not 0 < args.minutes <= 240 or args.concurrency < 1:
         print("colorizer soak: --minutes must be in (0, 240] and --concurrency >= 1", file=sys.stderr)
         return 2
+    try:
+        security = client_security(args, remote_flag="--target")
+    except SecurityArgumentError as exc:
+        print(f"colorizer soak: {exc}", file=sys.stderr)
+        return 2
+    secure: CallSecurity = {
+        "channel_credentials": security.get("credentials"),
+        "metadata": bearer_metadata(security.get("token")),
+    }
     args.out.mkdir(parents=True, exist_ok=True)
     requests = sample_requests(16, args.size)
     with contextlib.ExitStack() as stack:
@@ -64,6 +79,7 @@ def run(args: argparse.Namespace) -> int:
                     overload_concurrency=args.overload,
                     phase_s=args.phase_seconds,
                     overload_s=args.overload_seconds,
+                    **secure,
                 )
             )
             summary = report.summary()
@@ -82,6 +98,7 @@ def run(args: argparse.Namespace) -> int:
                     interval_s=args.interval,
                     warmup_s=args.warmup,
                     on_sample=show,
+                    **secure,
                 )
             )
             summary = soak.summary()
@@ -92,4 +109,14 @@ def run(args: argparse.Namespace) -> int:
     print(
         text if args.overload else json.dumps({k: v for k, v in summary.items() if k != "samples"}, indent=2)
     )
-    return 0 if summary["server_alive"] else 1
+    ok = summary["baseline"]["ok"] if args.overload else summary["ok"]
+    if not ok:
+        # A load run where nothing got through (wrong token, wrong CA, ...) measured nothing.
+        print(f"colorizer soak: no call succeeded ({json.dumps(summary_codes(summary))})", file=sys.stderr)
+    return 0 if summary["server_alive"] and ok else 1
+
+
+def summary_codes(summary: dict[str, object]) -> object:
+    """The error codes of a soak or overload summary, for the message above."""
+    baseline = summary.get("baseline")
+    return baseline.get("codes") if isinstance(baseline, dict) else summary.get("errors")

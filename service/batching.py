@@ -131,8 +131,9 @@ class MicroBatcher(Generic[T, R]):
             # Wait for a free slot first: while all slots are busy, items pile up in the queue
             # and the next batch takes them all (up to the maximum) instead of going one by one.
             await slots.acquire()
+            batch: list[_Item[T, R]] = []
             try:
-                batch = [await queue.get()]
+                batch.append(await queue.get())
                 closes = time.monotonic() + self._max_wait_s
                 while len(batch) < self._max_batch_size:
                     if not queue.empty():
@@ -146,6 +147,11 @@ class MicroBatcher(Generic[T, R]):
                     except TimeoutError:
                         break
             except BaseException:
+                # Cancelled by stop() while a batch was forming: its items are off the queue, so
+                # stop() cannot see them; fail them here or their callers would wait forever.
+                for item in batch:
+                    if not item.future.done():
+                        item.future.set_exception(ShuttingDownError("the server is shutting down"))
                 slots.release()
                 raise
             task = asyncio.create_task(self._run(batch))

@@ -134,3 +134,23 @@ async def test_stop_fails_queued_items_and_refuses_new_ones() -> None:
         await queued
     with pytest.raises(ShuttingDownError):
         await batcher.submit(2)
+
+
+async def test_stop_fails_items_of_a_batch_still_forming() -> None:
+    """Items already taken off the queue into an unclosed batch get an answer, not a hang."""
+    ran: list[list[int]] = []
+
+    async def record(items: list[int]) -> list[int]:
+        ran.append(items)
+        return items
+
+    batcher: MicroBatcher[int, int] = MicroBatcher(record, max_batch_size=4, max_wait_s=60, max_queue=10)
+    await batcher.start()
+    forming = [asyncio.create_task(batcher.submit(i)) for i in range(2)]
+    await asyncio.sleep(0.05)  # both submitted; the consumer moved them into its open batch
+    assert batcher.depth == 0 and not any(t.done() for t in forming)
+    await asyncio.wait_for(batcher.stop(), timeout=5)
+    for task in forming:
+        with pytest.raises(ShuttingDownError):
+            await asyncio.wait_for(task, timeout=5)
+    assert ran == []

@@ -113,9 +113,7 @@ class TlsTriton(LocalTriton):
         import tritonclient.grpc as grpcclient
         from tritonclient.utils import InferenceServerException
 
-        client = grpcclient.InferenceServerClient(
-            self.grpc_url, ssl=True, root_certificates=str(self.pki.ca)
-        )
+        client = grpcclient.InferenceServerClient(self.grpc_url, ssl=True, root_certificates=str(self.pki.ca))
         try:
             while True:
                 if not self.running:
@@ -144,9 +142,7 @@ def triton(
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def gateway(
-    triton: LocalTriton, pki: Pki, make_settings: Callable[..., Any]
-) -> AsyncIterator[Gateway]:
+async def gateway(triton: LocalTriton, pki: Pki, make_settings: Callable[..., Any]) -> AsyncIterator[Gateway]:
     """A triton-backend gateway dialing Triton over TLS, polling readiness every 0.2 s."""
     server = Gateway(
         make_settings(
@@ -268,10 +264,10 @@ async def test_triton_killed_under_load_then_recovers_by_itself(
 async def test_sigterm_under_load_loses_no_accepted_request(model_repository: Path, tmp_path: Path) -> None:
     env = {
         "COLORIZER_MODEL_REPOSITORY": str(model_repository),
-        # A large canvas and batches of one queue the 6 clients' calls behind each other, so calls
-        # are in flight (queued or running) at the signal even on an idle machine.
-        "COLORIZER_INPUT_SIZE": "640",
-        "COLORIZER_MAX_BATCH_SIZE": "1",
+        # The 6 clients' first calls wait in one batch (larger than 6) that closes only 3 s after
+        # the first arrived: they are all in flight at the signal (1.5 s), however fast the machine.
+        "COLORIZER_MAX_BATCH_SIZE": "8",
+        "COLORIZER_MAX_WAIT_MS": "3000",
         "COLORIZER_INTRA_OP_THREADS": "1",
         "COLORIZER_GRACE_S": "60",
     }
@@ -292,7 +288,7 @@ async def test_sigterm_under_load_loses_no_accepted_request(model_repository: Pa
     # A call started well before the signal had reached the server: it must complete.
     accepted = [o for o in load.outcomes if o.started < sigterm_at - 0.2]
     assert accepted and all(o.code == "OK" for o in accepted), [o.code for o in accepted]
-    assert any(o.ended > sigterm_at and o.code == "OK" for o in accepted), "nothing was in flight"
+    assert len(accepted) == 6 and all(o.ended > sigterm_at for o in accepted), "not all were in flight"
     later = {o.code for o in load.outcomes if o.started >= sigterm_at - 0.2}
     assert later <= {"OK", "UNAVAILABLE"}, later  # refused at the door, never half-done
     assert code == 0

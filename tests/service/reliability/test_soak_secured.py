@@ -1,0 +1,101 @@
+"""``colorizer soak`` against a gateway with TLS and bearer tokens (real certificates, real gRPC).
+
+Like the fuzz command's test: the command runs as a child process, the gateway in the test's loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import pytest
+from reliability_helpers import Pki
+
+from service.server import Gateway
+from service.settings import Settings
+
+TOKEN = "soak-pipeline-token-0123456789abcdef"
+
+
+@pytest.fixture
+def token_file(tmp_path: Path) -> Path:
+    path = tmp_path / "token"
+    path.write_text(f"{TOKEN}\n")
+    return path
+
+
+@pytest.fixture
+async def secured_gateway(
+    make_settings: Callable[..., Settings], pki: Pki, token_file: Path
+) -> AsyncIterator[Gateway]:
+    gateway = Gateway(
+        make_settings(
+            tls_cert_file=pki.server_cert,
+            tls_key_file=pki.server_key,
+            auth_tokens_file=token_file,
+            health_port=0,
+        )
+    )
+    await gateway.start()
+    yield gateway
+    await gateway.stop(1)
+
+
+async def _soak(out: Path, *flags: str) -> tuple[int, str]:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "colorizer.cli",
+        "soak",
+        "--minutes",
+        "0.04",
+        "--interval",
+        "1",
+        "--warmup",
+        "0",
+        "--concurrency",
+        "2",
+        "--size",
+        "64",
+        "--out",
+        str(out),
+        *flags,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    _, err = await asyncio.wait_for(proc.communicate(), timeout=240)
+    assert proc.returncode is not None
+    return proc.returncode, err.decode()
+
+
+async def test_soak_reaches_a_tls_and_token_gateway(
+    secured_gateway: Gateway, pki: Pki, token_file: Path, tmp_path: Path
+) -> None:
+    code, err = await _soak(
+        tmp_path, "--target", secured_gateway.address, "--ca", str(pki.ca), "--token-file", str(token_file)
+    )
+    summary = json.loads((tmp_path / "report.json").read_text())
+    assert code == 0, err[-2000:]
+    assert summary["ok"] > 0 and summary["errors"] == {}
+    assert len(summary["samples"]) >= 2 and (tmp_path / "rss.png").stat().st_size > 0
+
+
+async def test_soak_without_the_token_fails_and_says_why(
+    secured_gateway: Gateway, pki: Pki, tmp_path: Path
+) -> None:
+    code, err = await _soak(tmp_path, "--target", secured_gateway.address, "--ca", str(pki.ca))
+    summary = json.loads((tmp_path / "report.json").read_text())
+    assert code == 1
+    assert summary["ok"] == 0 and set(summary["errors"]) == {"UNAUTHENTICATED"}
+    assert "no call succeeded" in err and "UNAUTHENTICATED" in err
+
+
+async def test_soak_security_flags_without_a_target_are_a_usage_error(
+    token_file: Path, tmp_path: Path
+) -> None:
+    code, err = await _soak(tmp_path, "--token-file", str(token_file))
+    assert code == 2
+    assert "can only be used with --target" in err

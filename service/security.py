@@ -11,6 +11,7 @@ from __future__ import annotations
 import hmac
 import logging
 import os
+import ssl
 import threading
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -35,15 +36,81 @@ def server_credentials(settings: Settings) -> grpc.ServerCredentials | None:
     """TLS credentials from the settings' PEM files, or None for a plaintext port.
 
     With ``tls_client_ca_file`` clients must present a certificate signed by that CA (mTLS).
+    The files are re-read when they change (see :class:`CertificateFiles`).
     """
     if settings.tls_cert_file is None or settings.tls_key_file is None:
         return None
-    pair = (settings.tls_key_file.read_bytes(), settings.tls_cert_file.read_bytes())
-    if settings.tls_client_ca_file is None:
-        return grpc.ssl_server_credentials([pair])
-    return grpc.ssl_server_credentials(
-        [pair], root_certificates=settings.tls_client_ca_file.read_bytes(), require_client_auth=True
-    )
+    return CertificateFiles(
+        settings.tls_cert_file, settings.tls_key_file, settings.tls_client_ca_file
+    ).credentials()
+
+
+class CertificateFiles:
+    """The gateway's key pair (and client CA), re-read when a file changes (a rotated Secret).
+
+    gRPC calls :meth:`fetch` before every new connection's handshake; it costs one ``stat`` per
+    file when nothing changed. Connections already open keep the certificate they started with.
+    A rotation is taken only once the new files load as a matching key pair (the standard
+    library's TLS loader checks that), so a half-written rotation (new certificate, old key) keeps
+    the previous pair and logs why instead of failing every handshake. Unusable files at start are
+    an error.
+    """
+
+    def __init__(self, cert: Path, key: Path, client_ca: Path | None = None) -> None:
+        self._cert, self._key, self._client_ca = cert, key, client_ca
+        self._lock = threading.Lock()
+        self._stamp = self._stamps()
+        self._initial = self._load()
+
+    def credentials(self) -> grpc.ServerCredentials:
+        """Server credentials that ask :meth:`fetch` for the current files on each connection."""
+        return grpc.dynamic_ssl_server_credentials(
+            self._initial, self.fetch, require_client_authentication=self._client_ca is not None
+        )
+
+    def fetch(self) -> grpc.ServerCertificateConfiguration | None:
+        """A new configuration when the files changed and load cleanly, else None (keep the current).
+
+        Runs on a gRPC core thread: it must not raise.
+        """
+        try:
+            stamp = self._stamps()
+        except OSError as exc:
+            logger.warning("TLS files unreadable (%s); keeping the current certificate", exc.strerror)
+            return None
+        if stamp == self._stamp:
+            return None
+        with self._lock:
+            if stamp == self._stamp:
+                return None
+            self._stamp = stamp  # whatever the outcome: one log line per change, not per connection
+            try:
+                config = self._load()
+            except (OSError, ValueError, ssl.SSLError) as exc:
+                logger.warning("new TLS files rejected (%s); keeping the current certificate", exc)
+                return None
+        logger.info("TLS certificate reloaded from %s", self._cert)
+        return config
+
+    def _paths(self) -> tuple[Path, ...]:
+        return (self._cert, self._key) + ((self._client_ca,) if self._client_ca is not None else ())
+
+    def _stamps(self) -> tuple[tuple[int, int, int], ...]:
+        return tuple((st.st_ino, st.st_mtime_ns, st.st_size) for st in map(os.stat, self._paths()))
+
+    def _load(self) -> grpc.ServerCertificateConfiguration:
+        cert, key = self._cert.read_bytes(), self._key.read_bytes()
+        ca = self._client_ca.read_bytes() if self._client_ca is not None else None
+        # Checks the certificate parses and the key is its key; the bytes are read again afterwards
+        # so that what was checked is what gRPC gets.
+        ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER).load_cert_chain(
+            self._cert, self._key, password=b""
+        )  # never prompt
+        if ca is not None:
+            ssl.create_default_context(cadata=ca.decode("ascii", "replace"))
+        if (cert, key) != (self._cert.read_bytes(), self._key.read_bytes()):
+            raise ValueError("the files changed while being read")
+        return grpc.ssl_server_certificate_configuration([(key, cert)], root_certificates=ca)
 
 
 def parse_tokens(text: str) -> tuple[bytes, ...]:

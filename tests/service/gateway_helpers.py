@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import shutil
 import subprocess
 import threading
 import urllib.request
@@ -108,6 +109,14 @@ def _ca(name: str, cwd: Path) -> None:
         "req", "-x509", "-new", "-key", f"{name}.key", "-subj", f"/CN={name}", "-days", "2",
         "-sha256", "-out", f"{name}.pem", cwd=cwd,
     )
+
+
+def issue_server_cert(d: Path, ca_pem: Path, ca_key: Path, name: str = "server") -> tuple[Path, Path]:
+    """A localhost server certificate and key in ``d``, signed by the given CA (for rotations)."""
+    shutil.copyfile(ca_pem, d / "signer.pem")
+    shutil.copyfile(ca_key, d / "signer.key")
+    _issue(name, "/CN=localhost", "signer", d, san="DNS:localhost,IP:127.0.0.1")
+    return d / f"{name}.pem", d / f"{name}.key"
 
 
 def make_pki(d: Path) -> Pki:

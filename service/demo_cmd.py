@@ -38,6 +38,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--concurrency", type=int, default=4, help="requests in flight at once")
     parser.add_argument("--overlay-lines", action="store_true", help="multiply the line art over each result")
+    parser.add_argument(
+        "--flat-fill", action="store_true", help="flat colors: one per line-bounded region, lines drawn over"
+    )
     parser.add_argument("--tile", type=int, default=256, help="contact sheet tile side in pixels")
     parser.add_argument(
         "--update-docs", action="store_true", help=f"also copy the contact sheet to {DOCS_SHEET}"
@@ -101,7 +104,7 @@ async def _serve_and_color(args: argparse.Namespace, items: list[BatchItem]) -> 
         summary = await colorize_folder(
             client,
             items,
-            options=ColorizeOptions(overlay_lines=args.overlay_lines),
+            options=ColorizeOptions(overlay_lines=args.overlay_lines, flat_fill=args.flat_fill),
             concurrency=args.concurrency,
         )
     return DemoRun(info, summary)

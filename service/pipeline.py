@@ -47,6 +47,8 @@ class OutputOptions:
     model_size: bool = False
     #: Multiply the original line art over the result.
     overlay_lines: bool = False
+    #: One color per line-bounded region (the hints' color where given), lines drawn over.
+    flat_fill: bool = False
 
 
 @dataclass(frozen=True)
@@ -102,6 +104,7 @@ class _Prepared:
     sketch: F32
     hint: F32
     hint_cells: int
+    hint_rgba: np.ndarray | None
 
 
 # A batch item: sketch [1,H,W], hint [4,h,w], deadline.
@@ -201,7 +204,7 @@ class Pipeline:
         timings["inference"] = done.run_s
 
         mark = time.monotonic()
-        image, width, height = await self._in_thread(self._postprocess, done.value, prepared, item.output)
+        image, width, height = await self._in_thread(self._postprocess, done.value, prepared, item)
         timings["postprocess"] = time.monotonic() - mark
         timings["total"] = time.monotonic() - started
         logger.debug(
@@ -240,15 +243,20 @@ class Pipeline:
     def _preprocess(self, item: ColorizeInput, gray: np.ndarray, hint_rgba: np.ndarray | None) -> _Prepared:
         fitted, canvas = imaging.fit_sketch(gray, self._settings.input_size)
         hint, cells = imaging.build_hint_map(canvas, item.points, item.strokes, hint_rgba, self._limits)
-        return _Prepared(gray, fitted, canvas, encoding.encode_sketch(fitted), hint, cells)
+        return _Prepared(gray, fitted, canvas, encoding.encode_sketch(fitted), hint, cells, hint_rgba)
 
-    def _postprocess(self, color: F32, prepared: _Prepared, output: OutputOptions) -> tuple[bytes, int, int]:
+    def _postprocess(self, color: F32, prepared: _Prepared, item: ColorizeInput) -> tuple[bytes, int, int]:
+        output = item.output
         rgb = encoding.decode_color(color)
         lines = prepared.fitted
         if not output.model_size:
             rgb = imaging.restore_size(rgb, prepared.canvas)
             lines = prepared.gray
-        if output.overlay_lines:
+        if output.flat_fill:  # original size only (checked on arrival); draws the lines itself
+            h, w = lines.shape
+            hints = imaging.hint_layer(h, w, item.points, item.strokes, prepared.hint_rgba)
+            rgb = imaging.flatten_regions(rgb, lines, hints, gap=self._settings.flat_fill_gap_px)
+        elif output.overlay_lines:
             rgb = imaging.overlay_lines(rgb, lines)
         return imaging.encode_image(rgb, output.format, output.quality), rgb.shape[1], rgb.shape[0]
 
@@ -274,3 +282,7 @@ def _check_output(output: OutputOptions) -> None:
         raise InvalidInputError(f"output.format {output.format!r} is not one of png, jpeg, webp")
     if not 0 <= output.quality <= 100:
         raise InvalidInputError(f"output.quality={output.quality} is outside 0..100")
+    if output.flat_fill and output.model_size:
+        raise InvalidInputError(
+            "output.flat_fill works on the original-size image; it cannot be combined with output.size MODEL"
+        )

@@ -193,6 +193,7 @@ def to_input(request: pb.ColorizeRequest, deadline: float | None, rid: str | Non
             quality=request.output.quality,
             model_size=request.output.size == pb.OUTPUT_SIZE_MODEL,
             overlay_lines=request.output.overlay_lines,
+            flat_fill=request.output.flat_fill,
         ),
         deadline=deadline,
     )

@@ -97,6 +97,13 @@ class Settings(BaseSettings):
         ge=1,
         description="Largest sketch accepted, in pixels (width x height).",
     )
+    flat_fill_gap_px: int = Field(
+        3,
+        ge=0,
+        le=32,
+        description="output.flat_fill: line gaps up to 2 x this + 1 pixels (of the original sketch) "
+        "are treated as closed when finding the regions to fill.",
+    )
     max_points: int = Field(_DEFAULT_LIMITS.max_points, ge=0, description="Most point hints per request.")
     max_strokes: int = Field(_DEFAULT_LIMITS.max_strokes, ge=0, description="Most stroke hints per request.")
     max_stroke_points: int = Field(

@@ -21,22 +21,36 @@ DEFAULT_ONNX = Path("model_repository/colorizer/1/model.onnx")
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``colorizer eval``."""
-    parser.add_argument("--onnx", type=Path,
-                        help=f"served ONNX model (default when no model is given: {DEFAULT_ONNX})")
+    parser.add_argument(
+        "--onnx", type=Path, help=f"served ONNX model (default when no model is given: {DEFAULT_ONNX})"
+    )
     parser.add_argument("--onnx-name", help="its name in the tables (default: ONNX step N)")
-    parser.add_argument("--checkpoint", action="append", default=[], metavar="[NAME=]PATH",
-                        help="a training checkpoint or model file (repeatable)")
+    parser.add_argument(
+        "--checkpoint",
+        action="append",
+        default=[],
+        metavar="[NAME=]PATH",
+        help="a training checkpoint or model file (repeatable)",
+    )
     parser.add_argument("--images", type=Path, help="folder of color images instead of the synthetic set")
     parser.add_argument("--count", type=int, help="synthetic cases (default 48; --quick: 3)")
     parser.add_argument("--size", type=int, help="square side, multiple of 16 (default 256; --quick: 64)")
     parser.add_argument("--hints", help="hint counts (default 0,1,4,16,64; --quick: 0,4,16)")
-    parser.add_argument("--gaps", type=int,
-                        help="holes punched into each sketch's lines for the line-gap set "
-                        "(0: no such set; default 12; --quick: 4)")
+    parser.add_argument(
+        "--gaps",
+        type=int,
+        help="holes punched into each sketch's lines for the line-gap set "
+        "(0: no such set; default 12; --quick: 4)",
+    )
     parser.add_argument("--seed", type=int, help="synthetic series seed (default: the held-out one)")
     parser.add_argument("--out", type=Path, default=Path("runs/eval/report"), help="output folder")
     parser.add_argument("--sheet-cases", type=int, help="cases on the contact sheet (default 4; --quick: 2)")
     parser.add_argument("--threads", type=int, default=1, help="CPU threads for the models")
+    parser.add_argument(
+        "--flat-fill",
+        action="store_true",
+        help="also evaluate the first model with flat fills (the gateway's output.flat_fill)",
+    )
     parser.add_argument("--quick", action="store_true", help="3 small cases, hints 0,4,16: a smoke run")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
@@ -72,7 +86,14 @@ def run(args: argparse.Namespace) -> int:
     from colorizer.eval.cases import EVAL_SEED, MAX_HINTS, image_case, image_files, synthetic_case
     from colorizer.eval.report import contact_sheet, markdown_tables, write_json, write_png
     from colorizer.eval.runner import evaluate
-    from colorizer.eval.systems import FloodFillSystem, NoHintsSystem, OnnxSystem, System, TorchSystem
+    from colorizer.eval.systems import (
+        FlatFillSystem,
+        FloodFillSystem,
+        NoHintsSystem,
+        OnnxSystem,
+        System,
+        TorchSystem,
+    )
 
     try:
         for key, (full, quick) in _DEFAULTS.items():
@@ -102,6 +123,8 @@ def run(args: argparse.Namespace) -> int:
                 raise ValueError(f"--checkpoint: no file at {path}")
             models.append(TorchSystem(path, name or None, threads=args.threads))
         systems: list[System] = [*models, FloodFillSystem()]
+        if args.flat_fill and models:
+            systems.insert(1, FlatFillSystem(models[0]))
         if models:
             systems.append(NoHintsSystem(models[0], "no hints"))
         names = [s.name for s in systems]

@@ -100,6 +100,46 @@ class NoHintsSystem:
         return self.inner.colorize(sketch, empty_hint(*sketch.shape))
 
 
+class FlatFillSystem:
+    """Another system's output with flat fills (:func:`colorizer.imaging.flatten.flatten_regions`):
+    what the gateway returns with ``output.flat_fill``."""
+
+    uses_hints = True
+
+    def __init__(self, inner: System, name: str | None = None) -> None:
+        self.inner = inner
+        self.name = name or f"{inner.name} + flat fill"
+
+    def colorize(self, sketch: U8, hint: F32) -> U8:
+        from colorizer.imaging.flatten import flatten_regions
+
+        # The hints as a user gave them: one pixel per hint (the cell's paper pixel nearest its
+        # center, as the flood fill seeds), not the 4x4 cell that may straddle a line.
+        layer = np.zeros((*sketch.shape, 4), np.uint8)
+        for y, x, rgb in hint_seeds(sketch, hint):
+            layer[y, x] = (*rgb, 255)
+        return flatten_regions(self.inner.colorize(sketch, hint), sketch, layer)
+
+
+def hint_seeds(sketch: U8, hint: F32) -> list[tuple[int, int, U8]]:
+    """(y, x, rgb) per hint cell of ``hint``: the cell's paper pixel nearest its center.
+
+    A hint cell sits over a 4x4 block of the sketch; one entirely on a line gives no seed.
+    """
+    paper = sketch >= LINE_THRESHOLD
+    s = contract.HINT_SCALE
+    seeds: list[tuple[int, int, U8]] = []
+    rows, cols = np.nonzero(hint[3] > 0.5)
+    for r, c in zip(rows.tolist(), cols.tolist(), strict=True):
+        ys, xs = np.nonzero(paper[r * s : (r + 1) * s, c * s : (c + 1) * s])
+        if len(ys) == 0:
+            continue
+        i = int(np.argmin((ys - 1.5) ** 2 + (xs - 1.5) ** 2))
+        rgb = (np.clip(hint[:3, r, c], 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+        seeds.append((r * s + int(ys[i]), c * s + int(xs[i]), rgb))
+    return seeds
+
+
 class FloodFillSystem:
     """Classical baseline: each hint's color fills the line-bounded region (connected component of
     non-line pixels) it falls in; a region with several hints takes, per pixel, the nearest hint's
@@ -114,24 +154,9 @@ class FloodFillSystem:
         paper = (sketch >= LINE_THRESHOLD).astype(np.uint8)
         _, comp = cv2.connectedComponents(paper, connectivity=4)
         out = np.repeat(sketch[:, :, None], 3, axis=2)
-        s = contract.HINT_SCALE
-        rows, cols = np.nonzero(hint[3] > 0.5)
-        if len(rows) == 0:
-            return out
-        # A hint cell sits over a 4x4 block; seed from the block's paper pixel nearest its center.
-        seeds: list[tuple[int, int, int, U8]] = []
-        for r, c in zip(rows.tolist(), cols.tolist(), strict=True):
-            block = comp[r * s : (r + 1) * s, c * s : (c + 1) * s]
-            ys, xs = np.nonzero(block)
-            if len(ys) == 0:
-                continue  # a hint entirely on a line colors nothing
-            i = int(np.argmin((ys - 1.5) ** 2 + (xs - 1.5) ** 2))
-            y, x = r * s + int(ys[i]), c * s + int(xs[i])
-            rgb = (np.clip(hint[:3, r, c], 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
-            seeds.append((int(comp[y, x]), y, x, rgb))
         by_comp: dict[int, list[tuple[int, int, U8]]] = {}
-        for k, y, x, rgb in seeds:
-            by_comp.setdefault(k, []).append((y, x, rgb))
+        for y, x, rgb in hint_seeds(sketch, hint):  # a hint entirely on a line colors nothing
+            by_comp.setdefault(int(comp[y, x]), []).append((y, x, rgb))
         for k, items in by_comp.items():
             mask = comp == k
             if len(items) == 1:

@@ -31,6 +31,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--extract-lines", action="store_true", help="inputs are color pictures: extract lines"
     )
     parser.add_argument("--overlay-lines", action="store_true", help="multiply the line art over each result")
+    parser.add_argument(
+        "--flat-fill", action="store_true", help="flat colors: one per line-bounded region, lines drawn over"
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_connection_arguments(parser)
 
@@ -58,6 +61,7 @@ def run(args: argparse.Namespace) -> int:
         quality=args.quality,
         extract_lines=args.extract_lines,
         overlay_lines=args.overlay_lines,
+        flat_fill=args.flat_fill,
     )
     try:
         summary = asyncio.run(

@@ -98,10 +98,16 @@ class ColorizeOptions:
     overlay_lines: bool = False
     #: Return the padded model canvas instead of the original size.
     model_size: bool = False
+    #: Flat colors: one color per line-bounded region (the hints' where given), lines drawn over.
+    flat_fill: bool = False
 
     def __post_init__(self) -> None:
         if self.format not in FORMATS:
             raise ValueError(f"unknown format {self.format!r}; choose one of {sorted(FORMATS)}")
+        if self.flat_fill and self.model_size:
+            raise ValueError(
+                "flat_fill works on the original-size image; it cannot be combined with model_size"
+            )
 
 
 @dataclass(frozen=True)
@@ -171,6 +177,7 @@ def build_request(
             quality=options.quality,
             size=pb.OUTPUT_SIZE_MODEL if options.model_size else pb.OUTPUT_SIZE_ORIGINAL,
             overlay_lines=options.overlay_lines,
+            flat_fill=options.flat_fill,
         ),
     )
 

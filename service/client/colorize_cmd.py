@@ -38,6 +38,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--overlay-lines", action="store_true", help="multiply the line art over the result")
     parser.add_argument(
+        "--flat-fill", action="store_true", help="flat colors: one per line-bounded region, lines drawn over"
+    )
+    parser.add_argument(
         "--quality", type=int, default=0, help="JPEG/WebP quality 1..100 (0 = server default)"
     )
     add_connection_arguments(parser)
@@ -68,7 +71,11 @@ def run(args: argparse.Namespace) -> int:
         print(f"colorizer colorize: {exc}", file=sys.stderr)
         return 2
     options = ColorizeOptions(
-        format=fmt, quality=args.quality, extract_lines=args.extract_lines, overlay_lines=args.overlay_lines
+        format=fmt,
+        quality=args.quality,
+        extract_lines=args.extract_lines,
+        overlay_lines=args.overlay_lines,
+        flat_fill=args.flat_fill,
     )
     request = build_request(
         sketch, hints, hint_image=hint_image, options=options, request_id=args.sketch.name

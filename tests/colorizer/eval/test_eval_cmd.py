@@ -14,8 +14,19 @@ from colorizer.eval import eval_cmd
 from colorizer.eval.cases import synthetic_case
 from colorizer.eval.systems import OnnxSystem, TorchSystem, load_torch_model
 
-METRICS = {"fidelity_median", "fidelity_mean", "fidelity_within_10", "hints", "bleeding",
-           "bleeding_eligible_px", "flat_std", "unhinted_de", "psnr", "ssim", "cases"}
+METRICS = {
+    "fidelity_median",
+    "fidelity_mean",
+    "fidelity_within_10",
+    "hints",
+    "bleeding",
+    "bleeding_eligible_px",
+    "flat_std",
+    "unhinted_de",
+    "psnr",
+    "ssim",
+    "cases",
+}
 
 
 def _run(argv: list[str]) -> int:
@@ -28,23 +39,34 @@ def _export(checkpoint: Path, path: Path) -> Path:
     model, _ = load_torch_model(checkpoint)
     args = (torch.zeros(1, 1, 64, 64), torch.zeros(1, 4, 16, 16))
     # The legacy exporter takes ~0.4 s here against ~20 s for the dynamo one the export stage uses.
-    torch.onnx.export(model, args, str(path), input_names=["sketch", "hint"], output_names=["color"],
-                      dynamo=False)
+    torch.onnx.export(
+        model, args, str(path), input_names=["sketch", "hint"], output_names=["color"], dynamo=False
+    )
     return path
 
 
 def test_quick_eval_writes_the_report(tiny_checkpoint: Path, tmp_path: Path) -> None:
     onnx = _export(tiny_checkpoint, tmp_path / "tiny.onnx")
     out = tmp_path / "report"
-    rc = _run([
-        "--quick", "--onnx", str(onnx), "--onnx-name", "model (ONNX)",
-        "--checkpoint", f"torch={tiny_checkpoint}",
-        "--out", str(out), "--no-progress",
-    ])
+    rc = _run(
+        [
+            "--quick",
+            "--onnx",
+            str(onnx),
+            "--onnx-name",
+            "model (ONNX)",
+            "--checkpoint",
+            f"torch={tiny_checkpoint}",
+            "--flat-fill",
+            "--out",
+            str(out),
+            "--no-progress",
+        ]
+    )
     assert rc == 0
     report = json.loads((out / "report.json").read_text())
     assert report["config"]["hints"] == [0, 4, 16]
-    systems = ["model (ONNX)", "torch", "flood fill", "no hints"]
+    systems = ["model (ONNX)", "model (ONNX) + flat fill", "torch", "flood fill", "no hints"]
     assert report["config"]["systems"] == systems
     assert list(report["results"]) == ["synthetic", "synthetic, 4 line gaps"]
     for per_system in report["results"].values():
@@ -59,6 +81,8 @@ def test_quick_eval_writes_the_report(tiny_checkpoint: Path, tmp_path: Path) -> 
     assert abs(res["model (ONNX)"]["16"]["psnr"] - res["torch"]["16"]["psnr"]) < 0.05
     # Flood fill on closed lines follows its hints almost exactly; the untrained model does not.
     assert res["flood fill"]["16"]["fidelity_median"] < 2.0 < res["torch"]["16"]["fidelity_median"]
+    # Flat fills paint hinted regions in the hints' colors: as faithful as flood fill on closed lines.
+    assert res["model (ONNX) + flat fill"]["16"]["fidelity_median"] < 2.0
     table = (out / "report.md").read_text()
     assert "Q1 hint fidelity" in table and "| flood fill |" in table
     sheet = cv2.imread(str(out / "contact_sheet-synthetic.png"))

@@ -17,7 +17,14 @@ import pytest
 
 from colorizer.cli import main
 from colorizer.imaging.hints_json import HintSet, parse_hint_spec
-from service.client import ClientError, ColorizerClient, RetryPolicy, SyncColorizerClient, build_request
+from service.client import (
+    ClientError,
+    ColorizeOptions,
+    ColorizerClient,
+    RetryPolicy,
+    SyncColorizerClient,
+    build_request,
+)
 
 EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
 
@@ -79,6 +86,24 @@ def test_colorize_through_a_server_follows_hints(
     # The hints change the result where they are placed (the top band and the middle).
     assert np.abs(a[:12] - b[:12]).mean() > np.abs(a[100:] - b[100:]).mean()
     assert np.abs(a - b).max() > 0
+
+
+def test_colorize_flat_fill_paints_the_hinted_region_in_the_hint_color(
+    server_address: str, tmp_path: Path
+) -> None:
+    sketch = write_sketch(tmp_path / "s.png", 120, 90)  # a closed box cut by a diagonal
+    out = tmp_path / "flat.png"
+    args = ["colorize", str(sketch), "-o", str(out), "--server", server_address, "--flat-fill"]
+    assert main([*args, "--hint", "30,40,#ff0000"]) == 0
+    rgb = cv2.cvtColor(cv2.imread(str(out)), cv2.COLOR_BGR2RGB)
+    assert tuple(rgb[40, 30]) == (255, 0, 0) and tuple(rgb[35, 25]) == (255, 0, 0)
+
+
+def test_flat_fill_and_model_size_do_not_combine() -> None:
+    with pytest.raises(ValueError, match="flat_fill"):
+        ColorizeOptions(flat_fill=True, model_size=True)
+    request = build_request(b"png", HintSet(), options=ColorizeOptions(flat_fill=True))
+    assert request.output.flat_fill
 
 
 def test_colorize_reports_invalid_hints_from_the_server(

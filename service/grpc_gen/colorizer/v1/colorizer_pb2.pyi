@@ -78,16 +78,18 @@ class StrokeHint(_message.Message):
     def __init__(self, points: _Optional[_Iterable[_Union[Point, _Mapping]]] = ..., width: _Optional[float] = ..., color: _Optional[_Union[Color, _Mapping]] = ...) -> None: ...
 
 class OutputOptions(_message.Message):
-    __slots__ = ("format", "quality", "size", "overlay_lines")
+    __slots__ = ("format", "quality", "size", "overlay_lines", "flat_fill")
     FORMAT_FIELD_NUMBER: _ClassVar[int]
     QUALITY_FIELD_NUMBER: _ClassVar[int]
     SIZE_FIELD_NUMBER: _ClassVar[int]
     OVERLAY_LINES_FIELD_NUMBER: _ClassVar[int]
+    FLAT_FILL_FIELD_NUMBER: _ClassVar[int]
     format: ImageFormat
     quality: int
     size: OutputSize
     overlay_lines: bool
-    def __init__(self, format: _Optional[_Union[ImageFormat, str]] = ..., quality: _Optional[int] = ..., size: _Optional[_Union[OutputSize, str]] = ..., overlay_lines: _Optional[bool] = ...) -> None: ...
+    flat_fill: bool
+    def __init__(self, format: _Optional[_Union[ImageFormat, str]] = ..., quality: _Optional[int] = ..., size: _Optional[_Union[OutputSize, str]] = ..., overlay_lines: _Optional[bool] = ..., flat_fill: _Optional[bool] = ...) -> None: ...
 
 class ColorizeRequest(_message.Message):
     __slots__ = ("request_id", "sketch", "sketch_mode", "points", "strokes", "hint_image", "output")

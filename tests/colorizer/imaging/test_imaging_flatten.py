@@ -1,0 +1,90 @@
+"""Flat fills: regions from the lines (thin ones kept, leaks through gaps split), one color each."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from colorizer.imaging import PointHint, StrokeHint, flatten_regions, hint_layer
+from colorizer.imaging.flatten import line_regions
+
+RED, BLUE, GREEN = (220, 30, 30), (30, 30, 220), (30, 200, 30)
+
+
+def _two_boxes(gap: int = 0) -> np.ndarray:
+    """A 60x80 sketch: a frame split by a vertical line at x=40, with a ``gap`` px hole in it."""
+    g = np.full((60, 80), 255, np.uint8)
+    cv2.rectangle(g, (10, 10), (70, 50), 0, 1)
+    cv2.line(g, (40, 10), (40, 50), 0, 1)
+    if gap:
+        g[30 - gap // 2 : 30 - gap // 2 + gap, 40] = 255
+    return g
+
+
+def test_closed_regions_and_a_thin_strip_are_kept() -> None:
+    g = _two_boxes()
+    cv2.line(g, (12, 20), (38, 20), 0, 1)
+    cv2.line(g, (12, 24), (38, 24), 0, 1)  # a 3 px strip, thinner than the gap closing
+    labels, n = line_regions(g, gap=3, min_area=8)
+    left, right, strip = labels[40, 20], labels[40, 60], labels[22, 25]
+    assert len({left, right, strip}) == 3 and 0 not in (left, right, strip)
+    assert (labels[21:24, 14:37] == strip).all()
+    assert labels.max() == n - 1 and (labels > 0).all()  # lines too belong to their nearest region
+
+
+def test_a_leak_through_a_small_gap_is_split_and_a_wide_one_is_not() -> None:
+    small = line_regions(_two_boxes(gap=5), gap=3, min_area=8)[0]
+    assert small[30, 20] != small[30, 60]
+    wide = line_regions(_two_boxes(gap=12), gap=3, min_area=8)[0]
+    assert wide[30, 20] == wide[30, 60]  # a 12 px opening is a real opening at gap=3
+
+
+def test_regions_take_the_hint_color_and_lines_are_drawn_over() -> None:
+    g = _two_boxes(gap=5)
+    rng = np.random.default_rng(0)
+    # A blotchy model output: both halves noisy around a color, the left one bleeding to the right.
+    rgb = np.empty((60, 80, 3), np.uint8)
+    rgb[:, :44] = RED
+    rgb[:, 44:] = BLUE
+    rgb = np.clip(rgb.astype(int) + rng.integers(-15, 16, rgb.shape), 0, 255).astype(np.uint8)
+    hints = hint_layer(60, 80, [PointHint(20, 30, GREEN)])
+    out = flatten_regions(rgb, g, hints)
+    assert (out[12:49, 12:39] == GREEN).all()  # the hinted region, in the hint's color, flat
+    right = out[12:49, 42:69].reshape(-1, 3)
+    assert (right == right[0]).all() and np.abs(right[0].astype(int) - BLUE).max() <= 3  # model's median
+    assert (out[10, 10:71] == 0).all()  # the frame line is black again
+
+
+def test_disagreeing_hints_or_colors_leave_the_model_output() -> None:
+    g = _two_boxes(gap=12)  # one merged region
+    rgb = np.empty((60, 80, 3), np.uint8)
+    rgb[:, :40] = RED
+    rgb[:, 40:] = BLUE
+    two = hint_layer(60, 80, [PointHint(20, 30, RED), PointHint(60, 30, BLUE)])
+    out = flatten_regions(rgb, g, two)
+    assert tuple(out[30, 20]) == RED and tuple(out[30, 60]) == BLUE
+    out = flatten_regions(rgb, g)  # no hints, two colors of about equal share: no dominant color
+    assert tuple(out[30, 20]) == RED and tuple(out[30, 60]) == BLUE
+
+
+def test_hint_layer_paints_image_then_strokes_then_points() -> None:
+    image = np.zeros((20, 30, 4), np.uint8)
+    image[2, 3] = (*BLUE, 7)
+    layer = hint_layer(
+        20,
+        30,
+        [PointHint(29.9, 19.9, RED), PointHint(10, 10, GREEN, radius=2)],
+        [StrokeHint(((0, 0), (10, 0)), 3, BLUE)],
+        image,
+    )
+    assert tuple(layer[2, 3]) == (*BLUE, 255)
+    assert tuple(layer[19, 29]) == (*RED, 255)  # the far edge is the last pixel
+    assert tuple(layer[10, 12]) == (*GREEN, 255) and layer[10, 13, 3] == 0
+    assert tuple(layer[1, 5]) == (*BLUE, 255) and layer[3, 5, 3] == 0
+    assert int((layer[..., 3] > 0).sum()) < 60
+
+
+def test_sizes_must_match() -> None:
+    with pytest.raises(ValueError, match="one size"):
+        flatten_regions(np.zeros((4, 4, 3), np.uint8), np.zeros((4, 5), np.uint8))

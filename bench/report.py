@@ -133,7 +133,7 @@ def markdown(report: dict[str, Any]) -> str:
             f"## Image stages, ms per image (one thread; inference = the {stages['canvas']}px canvas, "
             "batch 1)\n",
             _table(
-                ["sketch px", *names, "pre+post", "inference", "pre+post / inference"],
+                ["sketch px", *names, "pre+post", "inference", "pre+post / inference", "flat fill (opt-in)"],
                 [
                     [
                         str(r["size"]),
@@ -141,6 +141,7 @@ def markdown(report: dict[str, Any]) -> str:
                         _f(r["pre_post_ms"], 2),
                         _f(r["inference_ms"]),
                         _f(100 * r["pre_post_over_inference"], 1) + "%",
+                        _f(r.get("flat_fill_ms", float("nan")), 2),
                     ]
                     for r in stages["rows"]
                 ],

@@ -33,6 +33,9 @@ class StageRow:
     ms: dict[str, float]
     #: Inference of the served canvas for one image (batch 1), same loop.
     inference_ms: float
+    #: ``output.flat_fill`` (hint layer + regions + fills), paid only by requests that ask for it:
+    #: not part of :attr:`pre_post_ms`.
+    flat_fill_ms: float = 0.0
 
     @property
     def pre_post_ms(self) -> float:
@@ -98,7 +101,12 @@ def _measure_size(
         "encode": _median_ms(lambda: imaging.encode_image(rgb, "png"), budget_s),
     }
     inference = _median_ms(lambda: session.run([contract.COLOR.name], tensors), budget_s)
-    return StageRow(size, size * size / 1e6, ms, inference)
+
+    def flat_fill() -> np.ndarray:
+        layer = imaging.hint_layer(size, size, s.points, s.strokes)
+        return imaging.flatten_regions(rgb, gray, layer)
+
+    return StageRow(size, size * size / 1e6, ms, inference, _median_ms(flat_fill, budget_s))
 
 
 def growth_exponents(rows: Sequence[StageRow]) -> dict[str, float]:
@@ -107,7 +115,10 @@ def growth_exponents(rows: Sequence[StageRow]) -> dict[str, float]:
         return {}
     x = np.log([r.megapixels for r in rows])
     out = {}
-    for stage in (*STAGES, "total"):
-        ms = np.array([r.pre_post_ms if stage == "total" else r.ms[stage] for r in rows])
+    for stage in (*STAGES, "total", "flat_fill"):
+        if stage == "flat_fill":
+            ms = np.array([r.flat_fill_ms for r in rows])
+        else:
+            ms = np.array([r.pre_post_ms if stage == "total" else r.ms[stage] for r in rows])
         out[stage] = float(np.polyfit(x, np.log(np.maximum(ms, 1e-6)), 1)[0])
     return out

@@ -55,7 +55,8 @@ def test_quick_bench_writes_a_complete_report(tiny_repository: Path, tmp_path: P
     stages = report["stages"]
     assert [r["size"] for r in stages["rows"]] == [64, 128]
     assert set(stages["rows"][0]["ms"]) == {"decode", "normalize", "hint_map", "postprocess", "encode"}
-    assert "total" in stages["growth_exponent"]
+    assert "total" in stages["growth_exponent"] and "flat_fill" in stages["growth_exponent"]
+    assert all(r["flat_fill_ms"] > 0 for r in stages["rows"])
 
     int8 = report["int8"]
     assert set(int8["speedup"]) == {"1"}

@@ -206,6 +206,7 @@ def random_fields(rng: random.Random, request: pb.ColorizeRequest, size: float =
     request.output.quality = rng.choice([0, 1, 50, 100, 101, 2**32 - 1])
     request.output.size = rng.choice([0, 1, 2, 3])  # type: ignore[assignment]
     request.output.overlay_lines = rng.random() < 0.5
+    request.output.flat_fill = rng.random() < 0.3
     request.request_id = rng.choice(
         [
             "",

@@ -2,8 +2,8 @@
 
 Starts the real gateway (embedded ONNX Runtime backend) on a free localhost port, colors every
 sketch in examples/ (with its NAME.hints.json, if any) through the batch client, writes the
-results and ``contact_sheet.png`` (sketch | hints | result, one row per example) to demo_out/,
-stops the gateway and prints a summary. No GPU, no Triton, no network needed.
+results and ``contact_sheet.png`` (sketch | hints | result | flat fill, one row per example) to
+demo_out/, stops the gateway and prints a summary. No GPU, no Triton, no network needed.
 """
 
 from __future__ import annotations
@@ -39,7 +39,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--concurrency", type=int, default=4, help="requests in flight at once")
     parser.add_argument("--overlay-lines", action="store_true", help="multiply the line art over each result")
     parser.add_argument(
-        "--flat-fill", action="store_true", help="flat colors: one per line-bounded region, lines drawn over"
+        "--no-flat-fill",
+        action="store_true",
+        help="skip the second pass with output.flat_fill (results-flat/ and the sheet's last column)",
     )
     parser.add_argument("--tile", type=int, default=256, help="contact sheet tile side in pixels")
     parser.add_argument(
@@ -53,6 +55,8 @@ class DemoRun:
 
     info: pb.ModelInfo
     summary: BatchSummary
+    #: The same examples with ``flat_fill``, unless ``--no-flat-fill``.
+    flat: BatchSummary | None = None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -63,16 +67,17 @@ def run(args: argparse.Namespace) -> int:
     results_dir = args.out / "results"
     try:
         items = plan(args.examples, results_dir, "png")
+        flat_items = [] if args.no_flat_fill else plan(args.examples, args.out / "results-flat", "png")
     except FileNotFoundError as exc:
         print(f"colorizer demo: {exc}", file=sys.stderr)
         return 2
     if not items:
         print(f"colorizer demo: no sketches in {args.examples}", file=sys.stderr)
         return 2
-    for item in items:  # the demo always shows the current model: no stale results
+    for item in (*items, *flat_items):  # the demo always shows the current model: no stale results
         item.output.unlink(missing_ok=True)
     try:
-        demo = asyncio.run(_serve_and_color(args, items))
+        demo = asyncio.run(_serve_and_color(args, items, flat_items))
     except ClientError as exc:
         print(f"colorizer demo: {exc}", file=sys.stderr)
         print(
@@ -87,10 +92,12 @@ def run(args: argparse.Namespace) -> int:
         DOCS_SHEET.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(sheet_path, DOCS_SHEET)
     _print_summary(items, demo, sheet_path)
-    return 1 if demo.summary.failed else 0
+    return 1 if demo.summary.failed or (demo.flat is not None and demo.flat.failed) else 0
 
 
-async def _serve_and_color(args: argparse.Namespace, items: list[BatchItem]) -> DemoRun:
+async def _serve_and_color(
+    args: argparse.Namespace, items: list[BatchItem], flat_items: list[BatchItem]
+) -> DemoRun:
     """Start the gateway, color ``items`` through it, stop it."""
     from service.client.batch import colorize_folder
     from service.client.client import ColorizeOptions, ColorizerClient
@@ -104,10 +111,15 @@ async def _serve_and_color(args: argparse.Namespace, items: list[BatchItem]) -> 
         summary = await colorize_folder(
             client,
             items,
-            options=ColorizeOptions(overlay_lines=args.overlay_lines, flat_fill=args.flat_fill),
+            options=ColorizeOptions(overlay_lines=args.overlay_lines),
             concurrency=args.concurrency,
         )
-    return DemoRun(info, summary)
+        flat = None
+        if flat_items:
+            flat = await colorize_folder(
+                client, flat_items, options=ColorizeOptions(flat_fill=True), concurrency=args.concurrency
+            )
+    return DemoRun(info, summary, flat)
 
 
 def _write_sheet(items: list[BatchItem], demo: DemoRun, path: Path, tile: int) -> None:
@@ -123,20 +135,26 @@ def _write_sheet(items: list[BatchItem], demo: DemoRun, path: Path, tile: int) -
     for item in items:
         gray = decode_sketch(item.sketch.read_bytes(), InputLimits())
         hints = load_hints_file(item.hints) if item.hints else HintSet()
-        result = demo.summary.results.get(item.sketch)
-        if result is not None:
-            colored = decode_rgb(result.image)
-            timing = f"{result.timings_ms['total']:.0f} ms"
-        else:  # a failed item: an empty tile keeps the rows aligned
-            colored = np.full_like(cv2.cvtColor(gray, cv2.COLOR_GRAY2RGB), 255)
-            timing = "FAILED"
+        tiles = [gray, draw_hints(gray, hints.points, hints.strokes)]
+        timing = "FAILED"
+        for summary in (demo.summary, demo.flat):
+            if summary is None:
+                continue
+            result = summary.results.get(item.sketch)
+            if result is not None:
+                tiles.append(decode_rgb(result.image))
+                if summary is demo.summary:
+                    timing = f"{result.timings_ms['total']:.0f} ms"
+            else:  # a failed item: an empty tile keeps the rows aligned
+                tiles.append(np.full_like(cv2.cvtColor(gray, cv2.COLOR_GRAY2RGB), 255))
         label = f"{item.sketch.name}  {gray.shape[1]}x{gray.shape[0]}  {len(hints)} hints  {timing}"
-        rows.append((label, [gray, draw_hints(gray, hints.points, hints.strokes), colored]))
+        rows.append((label, tiles))
     info = demo.info
     title = (
         f"model {info.model_name} v{info.model_version}, {info.backend} backend, {info.input_size} px canvas"
     )
-    sheet = contact_sheet(rows, ["sketch", "hints", "result"], tile=tile, title=title)
+    columns = ["sketch", "hints", "result"] + (["flat fill"] if demo.flat is not None else [])
+    sheet = contact_sheet(rows, columns, tile=tile, title=title)
     path.parent.mkdir(parents=True, exist_ok=True)
     if not cv2.imwrite(str(path), cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR)):
         raise OSError(f"could not write {path}")
@@ -170,3 +188,7 @@ def _print_summary(items: list[BatchItem], demo: DemoRun, sheet_path: Path) -> N
     console.print(
         f"{summary.line()}; results in {items[0].output.parent}, contact sheet {sheet_path}", soft_wrap=True
     )
+    if demo.flat is not None:
+        console.print(f"flat fill: {demo.flat.line()}; results in {sheet_path.parent / 'results-flat'}")
+        for sketch, message in demo.flat.failed:
+            console.print(f"flat fill failed: {sketch.name}: {message}", style="red", soft_wrap=True)

@@ -98,6 +98,8 @@ def line_regions(
 
 def _lab(rgb: U8) -> npt.NDArray[np.float32]:
     """RGB uint8 [..., 3] -> CIELAB float32 [N, 3] (L 0..100), from OpenCV's 8-bit Lab."""
+    if rgb.size == 0:  # OpenCV refuses empty images
+        return np.zeros((0, 3), np.float32)
     lab = cv2.cvtColor(rgb.reshape(-1, 1, 3), cv2.COLOR_RGB2LAB).reshape(-1, 3).astype(np.float32)
     lab[:, 0] *= 100.0 / 255.0
     lab[:, 1:] -= 128.0

@@ -68,6 +68,14 @@ def test_disagreeing_hints_or_colors_leave_the_model_output() -> None:
     assert tuple(out[30, 20]) == RED and tuple(out[30, 60]) == BLUE
 
 
+def test_an_empty_hint_layer_is_the_same_as_none() -> None:
+    g = _two_boxes()
+    rgb = np.empty((60, 80, 3), np.uint8)
+    rgb[:, :40], rgb[:, 40:] = RED, BLUE
+    empty = hint_layer(60, 80)
+    assert np.array_equal(flatten_regions(rgb, g, empty), flatten_regions(rgb, g))
+
+
 def test_hint_layer_paints_image_then_strokes_then_points() -> None:
     image = np.zeros((20, 30, 4), np.uint8)
     image[2, 3] = (*BLUE, 7)

@@ -250,6 +250,7 @@ def test_demo_colors_examples_and_writes_a_contact_sheet(
     assert main([*args, "--model-repository", str(model_repository), "--input-size", "64"]) == 0
     assert image_size(out / "results" / "02_odd_333x517.png") == (333, 517)
     assert image_size(out / "results" / "04_alpha.png") == (300, 300)
+    assert image_size(out / "results-flat" / "02_odd_333x517.png") == (333, 517)
     h, w = image_size(out / "contact_sheet.png")
-    assert w == 8 + 3 * (96 + 8) and h > 2 * 96
+    assert w == 8 + 4 * (96 + 8) and h > 2 * 96  # sketch | hints | result | flat fill
     assert "2 done, 0 failed, 0 skipped" in capsys.readouterr().out

@@ -62,7 +62,12 @@ _requests = st.builds(
     strokes=st.lists(_strokes, max_size=4),
     hint_image=st.one_of(st.just(b""), st.binary(max_size=64)),
     output=st.builds(
-        pb.OutputOptions, format=_enums, quality=_u32, size=_enums, overlay_lines=st.booleans()
+        pb.OutputOptions,
+        format=_enums,
+        quality=_u32,
+        size=_enums,
+        overlay_lines=st.booleans(),
+        flat_fill=st.booleans(),
     ),
 )
 SKETCH = png(sketch_image(48, 56))

@@ -11,7 +11,7 @@ import numpy as np
 
 from colorizer import contract
 from service.backends.base import F32, Backend, logger
-from service.errors import BackendError, BackendUnavailableError
+from service.errors import BackendError, BackendUnavailableError, DeadlineExceededError
 from service.settings import Settings
 
 #: ONNX metadata_props keys read as the model's version, first found wins.
@@ -134,15 +134,33 @@ class EmbeddedBackend(Backend):
         return self._session is not None
 
     async def infer(self, sketch: F32, hint: F32, *, timeout_s: float | None = None) -> F32:
-        """Run the session in the backend's thread; ``timeout_s`` is not enforced in-process."""
+        """Run the session in the backend's thread, stopped after ``timeout_s`` seconds.
+
+        ONNX Runtime checks a run's ``terminate`` flag between graph nodes: a run still going (or
+        still waiting behind another) when the time is up ends with :class:`DeadlineExceededError`
+        instead of spending the cores on an answer nobody waits for.
+        """
+        import onnxruntime as ort
+
         session = self._session
         if session is None or self._executor is None:
             raise BackendUnavailableError("model not loaded")
+        if timeout_s is not None and timeout_s <= 0:
+            raise DeadlineExceededError("deadline exceeded before inference")
         feeds = {contract.SKETCH.name: sketch, contract.HINT.name: hint}
+        options = ort.RunOptions()
         loop = asyncio.get_running_loop()
+        timer = None if timeout_s is None else loop.call_later(timeout_s, setattr, options, "terminate", True)
         try:
-            (color,) = await loop.run_in_executor(self._executor, session.run, [contract.COLOR.name], feeds)
+            (color,) = await loop.run_in_executor(
+                self._executor, session.run, [contract.COLOR.name], feeds, options
+            )
         except Exception as exc:
+            if options.terminate:
+                raise DeadlineExceededError("deadline exceeded during inference") from None
             logger.exception("ONNX Runtime inference failed")
             raise BackendError("model inference failed") from exc
+        finally:
+            if timer is not None:
+                timer.cancel()
         return np.asarray(color, dtype=np.float32)

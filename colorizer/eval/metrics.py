@@ -88,10 +88,17 @@ def hint_fidelity(output: U8, labels: I32, hints: Sequence[Hint]) -> list[float]
 
 @dataclass(frozen=True)
 class Bleeding:
-    """(Q2) Pixels that took a neighbouring region's hint color, out of the pixels that could."""
+    """(Q2) Pixels that took a neighbouring region's hint color, out of the pixels that could;
+    and the pixels of the hinted regions themselves that took their own hint's color.
+
+    ``bled / (bled + kept)`` is the *leak share*: of the pixels painted in a hint's color, the
+    share that lies across a line. Unlike ``bled / eligible`` it does not reward a model that
+    paints no hint color anywhere (that model has neither bled nor kept pixels).
+    """
 
     bled: int
     eligible: int
+    kept: int = 0
 
 
 def bleeding(
@@ -126,6 +133,13 @@ def bleeding(
                 if r in own_lab and np.min(ciede2000(own_lab[r], lab)) <= SAME_COLOR_DE:
                     continue  # r is hinted with that color itself: the color is legitimate there
                 incoming.setdefault(r, []).append(lab)
+    kept = 0
+    for q, colors in own_lab.items():
+        out_q = output_lab[labels == q]
+        took = np.zeros(len(out_q), dtype=bool)
+        for lab in colors:
+            took |= ciede2000(out_q, lab) < SAME_COLOR_DE
+        kept += int(took.sum())
     bled = eligible = 0
     for r, sources in incoming.items():
         mask = labels == r
@@ -139,7 +153,7 @@ def bleeding(
             any_bled |= ok & (ciede2000(out_r, lab) < np.minimum(gap / 2.0, SAME_COLOR_DE))
         eligible += int(any_eligible.sum())
         bled += int(any_bled.sum())
-    return Bleeding(bled=bled, eligible=eligible)
+    return Bleeding(bled=bled, eligible=eligible, kept=kept)
 
 
 def flat_deviation(output_lab: F64, labels: I32, min_pixels: int = 64) -> tuple[float, int]:

@@ -18,6 +18,12 @@ from colorizer.eval.runner import SheetRow
 TABLES: tuple[tuple[str, str, str, str], ...] = (
     ("fidelity_median", "Q1 hint fidelity: median CIEDE2000, hint vs its region's mean", "{:.1f}", "lower"),
     ("bleeding", "Q2 bleeding: share of eligible pixels that took a neighbour's hint", "{:.1%}", "lower"),
+    (
+        "leak_share",
+        "Q2 leak share: of the pixels painted in a hint's color, the share across a line",
+        "{:.1%}",
+        "lower",
+    ),
     ("flat_std", "Q2 flat-region spread: pooled std of Lab inside flat regions", "{:.1f}", "lower"),
     ("psnr", "Q3 PSNR against the truth, dB", "{:.2f}", "higher"),
     ("ssim", "Q3 SSIM against the truth", "{:.3f}", "higher"),

@@ -30,6 +30,7 @@ class Cell:
     fidelity: list[float] = field(default_factory=list)
     bled: int = 0
     eligible: int = 0
+    kept: int = 0
     flat_sq: float = 0.0
     flat_n: int = 0
     unhinted_sum: float = 0.0
@@ -45,6 +46,7 @@ class Cell:
         b = bleeding(out_lab, case.truth_lab, case.labels, case.neighbours, hints)
         self.bled += b.bled
         self.eligible += b.eligible
+        self.kept += b.kept
         sq, n = flat_deviation(out_lab, case.labels)
         self.flat_sq += sq
         self.flat_n += n
@@ -69,6 +71,7 @@ class Cell:
             "hints": int(fid.size),
             "bleeding": ratio(self.bled, self.eligible),
             "bleeding_eligible_px": self.eligible,
+            "leak_share": ratio(self.bled, self.bled + self.kept),
             "flat_std": math.sqrt(flat) if flat is not None else None,
             "unhinted_de": ratio(self.unhinted_sum, self.unhinted_n),
             "psnr": float(np.mean([p for p in self.psnr if math.isfinite(p)])) if self.psnr else None,

@@ -21,6 +21,7 @@ METRICS = {
     "hints",
     "bleeding",
     "bleeding_eligible_px",
+    "leak_share",
     "flat_std",
     "unhinted_de",
     "psnr",

@@ -35,6 +35,11 @@ def test_leak_across_the_line_counts_as_bleeding(two_regions) -> None:  # type: 
     b = _bleeding(case, out, count=1)  # only the red hint: the blue region is unhinted
     assert b.bled == 12 * 10
     assert b.eligible == int((case.labels == 2).sum())
+    assert b.kept == int((case.labels == 1).sum())  # the whole red region is red
+    # A model that paints no hint color at all neither bleeds nor keeps: no leak share to claim.
+    gray = np.full_like(case.truth, 128)
+    g = _bleeding(case, gray, count=1)
+    assert g.bled == 0 and g.kept == 0
     # Halfway colors between red and blue are not "from the hint" unless nearer than half way.
     mixed = case.truth.copy()
     mixed[26:38, 33:43] = ((np.array(RED) + np.array(BLUE)) // 2).astype(np.uint8)

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import pytest
 from reliability_helpers import PIXEL_LIMIT, Pki, make_pki
 
 from bench.soak import LocalGateway
+from service.server import Gateway
+from service.settings import Settings
+
+#: The one token of :func:`token_file` (what a pipeline's Secret would hold).
+PIPELINE_TOKEN = "pipeline-token-0123456789abcdef"
 
 
 @pytest.fixture(scope="session")
@@ -43,3 +48,30 @@ def gateway_process(
     server.start()
     yield server
     assert server.stop() == 0, "the gateway did not exit cleanly"
+
+
+@pytest.fixture
+def token_file(tmp_path: Path) -> Path:
+    """A tokens file holding :data:`PIPELINE_TOKEN`."""
+    path = tmp_path / "token"
+    path.write_text(f"{PIPELINE_TOKEN}\n")
+    return path
+
+
+@pytest.fixture
+async def secured_gateway(
+    make_settings: Callable[..., Settings], pki: Pki, token_file: Path
+) -> AsyncIterator[Gateway]:
+    """An in-process gateway with TLS (the PKI's server pair) and the bearer token of ``token_file``."""
+    gateway = Gateway(
+        make_settings(
+            tls_cert_file=pki.server_cert,
+            tls_key_file=pki.server_key,
+            auth_tokens_file=token_file,
+            max_sketch_pixels=PIXEL_LIMIT,
+            health_port=0,
+        )
+    )
+    await gateway.start()
+    yield gateway
+    await gateway.stop(1)

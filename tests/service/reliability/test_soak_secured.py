@@ -8,40 +8,11 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
-import pytest
 from reliability_helpers import Pki
 
 from service.server import Gateway
-from service.settings import Settings
-
-TOKEN = "soak-pipeline-token-0123456789abcdef"
-
-
-@pytest.fixture
-def token_file(tmp_path: Path) -> Path:
-    path = tmp_path / "token"
-    path.write_text(f"{TOKEN}\n")
-    return path
-
-
-@pytest.fixture
-async def secured_gateway(
-    make_settings: Callable[..., Settings], pki: Pki, token_file: Path
-) -> AsyncIterator[Gateway]:
-    gateway = Gateway(
-        make_settings(
-            tls_cert_file=pki.server_cert,
-            tls_key_file=pki.server_key,
-            auth_tokens_file=token_file,
-            health_port=0,
-        )
-    )
-    await gateway.start()
-    yield gateway
-    await gateway.stop(1)
 
 
 async def _soak(out: Path, *flags: str) -> tuple[int, str]:

@@ -48,6 +48,8 @@ EVAL_SEED = 7_000_003
 #: at 128, 11% of the synthetic regions' pixels end up in a component with another region, at
 #: 250 0.6%.
 LINE_THRESHOLD = 250
+#: Radius in px of the holes ``--gaps`` punches into the lines (a 7 px gap).
+GAP_RADIUS = 3
 #: Regions within this many pixels of each other are neighbours (wider than any extracted line).
 NEIGHBOUR_RADIUS = 6
 #: Components smaller than this (pixels) are ignored in folder images: specks, not regions.
@@ -134,7 +136,7 @@ def place_hints(truth: U8, labels: I32, rng: np.random.Generator, count: int = M
     return hints
 
 
-def punch_gaps(sketch: U8, rng: np.random.Generator, count: int, radius: int = 3) -> U8:
+def punch_gaps(sketch: U8, rng: np.random.Generator, count: int, radius: int = GAP_RADIUS) -> U8:
     """A copy of ``sketch`` with ``count`` white disks of ``radius`` px centered on line pixels."""
     out = sketch.copy()
     ys, xs = np.nonzero(sketch < LINE_THRESHOLD)
@@ -146,9 +148,15 @@ def punch_gaps(sketch: U8, rng: np.random.Generator, count: int, radius: int = 3
 
 
 def synthetic_case(
-    index: int, size: int = contract.DEFAULT_SIZE, *, seed: int = EVAL_SEED, gaps: int = 0
+    index: int,
+    size: int = contract.DEFAULT_SIZE,
+    *,
+    seed: int = EVAL_SEED,
+    gaps: int = 0,
+    gap_radius: int = GAP_RADIUS,
 ) -> Case:
-    """Held-out synthetic case ``index``; ``gaps`` > 0 punches that many holes into its lines."""
+    """Held-out synthetic case ``index``; ``gaps`` > 0 punches that many holes (disks of
+    ``gap_radius`` px) into its lines."""
     contract.check_size(size, size)
     ill = render_indexed(seed, index, size)
     sketch = extract_lines(ill.color)
@@ -157,7 +165,7 @@ def synthetic_case(
     labels = _metric_labels(ill.labels, sketch)
     hints = place_hints(ill.color, labels, np.random.default_rng([seed, index, 7]))
     if gaps:
-        sketch = punch_gaps(sketch, np.random.default_rng([seed, index, 8]), gaps)
+        sketch = punch_gaps(sketch, np.random.default_rng([seed, index, 8]), gaps, gap_radius)
         labels = _metric_labels(ill.labels, sketch)
     name = f"synth-{seed}-{index:05d}" + (f"-gaps{gaps}" if gaps else "")
     return Case(name=name, truth=ill.color, sketch=sketch, labels=labels, hints=hints)
@@ -178,7 +186,12 @@ def load_image(path: Path, size: int) -> U8:
 
 
 def image_case(
-    path: Path, size: int = contract.DEFAULT_SIZE, *, seed: int = EVAL_SEED, gaps: int = 0
+    path: Path,
+    size: int = contract.DEFAULT_SIZE,
+    *,
+    seed: int = EVAL_SEED,
+    gaps: int = 0,
+    gap_radius: int = GAP_RADIUS,
 ) -> Case:
     """A case from a color image: lines extracted as in training, regions from its line components."""
     contract.check_size(size, size)
@@ -195,10 +208,15 @@ def image_case(
     labels = _metric_labels(comp, sketch)
     hints = place_hints(truth, labels, np.random.default_rng([seed, key, 7]))
     if gaps:
-        sketch = punch_gaps(sketch, np.random.default_rng([seed, key, 8]), gaps)
+        sketch = punch_gaps(sketch, np.random.default_rng([seed, key, 8]), gaps, gap_radius)
         labels = _metric_labels(comp, sketch)
-    return Case(name=path.stem + (f"-gaps{gaps}" if gaps else ""), truth=truth, sketch=sketch, labels=labels,
-                hints=hints)
+    return Case(
+        name=path.stem + (f"-gaps{gaps}" if gaps else ""),
+        truth=truth,
+        sketch=sketch,
+        labels=labels,
+        hints=hints,
+    )
 
 
 def image_files(folder: Path) -> list[Path]:

@@ -47,9 +47,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sheet-cases", type=int, help="cases on the contact sheet (default 4; --quick: 2)")
     parser.add_argument("--threads", type=int, default=1, help="CPU threads for the models")
     parser.add_argument(
+        "--gap-radius",
+        type=int,
+        default=3,
+        help="radius in px of each punched line gap (default 3: 7 px wide)",
+    )
+    parser.add_argument(
         "--flat-fill",
         action="store_true",
         help="also evaluate the first model with flat fills (the gateway's output.flat_fill)",
+    )
+    parser.add_argument(
+        "--flat-fill-gap",
+        type=int,
+        default=3,
+        help="gap closing of those flat fills, px (COLORIZER_FLAT_FILL_GAP_PX; default 3)",
     )
     parser.add_argument("--quick", action="store_true", help="3 small cases, hints 0,4,16: a smoke run")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -124,7 +136,7 @@ def run(args: argparse.Namespace) -> int:
             models.append(TorchSystem(path, name or None, threads=args.threads))
         systems: list[System] = [*models, FloodFillSystem()]
         if args.flat_fill and models:
-            systems.insert(1, FlatFillSystem(models[0]))
+            systems.insert(1, FlatFillSystem(models[0], gap=args.flat_fill_gap))
         if models:
             systems.append(NoHintsSystem(models[0], "no hints"))
         names = [s.name for s in systems]
@@ -139,13 +151,16 @@ def run(args: argparse.Namespace) -> int:
             sets[f"images ({args.images.name})"] = [image_case(p, args.size, seed=seed) for p in files]
             if args.gaps:
                 sets[f"images ({args.images.name}), line gaps"] = [
-                    image_case(p, args.size, seed=seed, gaps=args.gaps) for p in files
+                    image_case(p, args.size, seed=seed, gaps=args.gaps, gap_radius=args.gap_radius)
+                    for p in files
                 ]
         else:
             sets["synthetic"] = [synthetic_case(i, args.size, seed=seed) for i in range(args.count)]
             if args.gaps:
-                sets[f"synthetic, {args.gaps} line gaps"] = [
-                    synthetic_case(i, args.size, seed=seed, gaps=args.gaps) for i in range(args.count)
+                wide = f" of {2 * args.gap_radius + 1} px" if args.gap_radius != 3 else ""
+                sets[f"synthetic, {args.gaps} line gaps{wide}"] = [
+                    synthetic_case(i, args.size, seed=seed, gaps=args.gaps, gap_radius=args.gap_radius)
+                    for i in range(args.count)
                 ]
     except (ValueError, OSError) as exc:
         print(f"colorizer eval: {exc}", file=sys.stderr)

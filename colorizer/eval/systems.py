@@ -106,9 +106,10 @@ class FlatFillSystem:
 
     uses_hints = True
 
-    def __init__(self, inner: System, name: str | None = None) -> None:
+    def __init__(self, inner: System, name: str | None = None, gap: int = 3) -> None:
         self.inner = inner
-        self.name = name or f"{inner.name} + flat fill"
+        self.gap = gap
+        self.name = name or f"{inner.name} + flat fill" + (f" (gap {gap})" if gap != 3 else "")
 
     def colorize(self, sketch: U8, hint: F32) -> U8:
         from colorizer.imaging.flatten import flatten_regions
@@ -118,7 +119,7 @@ class FlatFillSystem:
         layer = np.zeros((*sketch.shape, 4), np.uint8)
         for y, x, rgb in hint_seeds(sketch, hint):
             layer[y, x] = (*rgb, 255)
-        return flatten_regions(self.inner.colorize(sketch, hint), sketch, layer)
+        return flatten_regions(self.inner.colorize(sketch, hint), sketch, layer, gap=self.gap)
 
 
 def hint_seeds(sketch: U8, hint: F32) -> list[tuple[int, int, U8]]:

@@ -43,6 +43,9 @@ def test_gaps_keep_hints_and_truth_but_open_lines() -> None:
     np.testing.assert_array_equal(closed.truth, gapped.truth)
     assert (gapped.sketch >= closed.sketch).all()
     assert (gapped.sketch >= LINE_THRESHOLD).sum() > (closed.sketch >= LINE_THRESHOLD).sum()
+    wider = synthetic_case(2, 128, gaps=10, gap_radius=5)  # the same holes, 11 px instead of 7
+    assert (wider.sketch >= gapped.sketch).all()
+    assert (wider.sketch >= LINE_THRESHOLD).sum() > (gapped.sketch >= LINE_THRESHOLD).sum()
 
 
 def test_neighbours_are_symmetric_and_exclude_lines() -> None:

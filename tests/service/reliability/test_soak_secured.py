@@ -51,7 +51,7 @@ async def test_soak_reaches_a_tls_and_token_gateway(
     summary = json.loads((tmp_path / "report.json").read_text())
     assert code == 0, err[-2000:]
     assert summary["ok"] > 0 and summary["errors"] == {}
-    assert len(summary["samples"]) >= 2 and (tmp_path / "rss.png").stat().st_size > 0
+    assert len(summary["samples"]) >= 1 and (tmp_path / "rss.png").stat().st_size > 0
 
 
 async def test_soak_without_the_token_fails_and_says_why(

@@ -88,8 +88,9 @@ def line_regions(
         cores_per_region = np.bincount(region_of_core[present], minlength=nf)
         leaky = cores_per_region[fine] >= 2
         if leaky.any():
-            # A leaky region's pixels go to their nearest core. Near a line that core may be
-            # across it; those are mostly line pixels, which the lines are drawn back over.
+            # A leaky region's pixels go to their nearest core. A pixel whose nearest core lies
+            # across a line gets an id of its own (nf + that core) unless the other region is
+            # split too: then it joins that region's part (mostly line pixels, drawn over anyway).
             labels = np.where(leaky, nf + _grow(core), fine)
     # Ids are not compacted (dropped specks leave unused ones): the callers' per-id sums do not
     # mind, and relabelling would cost two more passes over the image.

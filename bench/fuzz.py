@@ -24,6 +24,7 @@ import cv2
 import grpc
 import numpy as np
 
+from bench.loadgen import open_channel
 from service.grpc_gen.colorizer.v1 import colorizer_pb2 as pb
 from service.grpc_gen.colorizer.v1 import colorizer_pb2_grpc as pb_grpc
 
@@ -344,11 +345,7 @@ async def run_fuzz(
     """Send every case (every ``stream_every``-th one on a ColorizeStream, the rest unary) and judge."""
     report = FuzzReport()
     options = [("grpc.max_send_message_length", 2**30), ("grpc.max_receive_message_length", 2**30)]
-    channel = (
-        grpc.aio.insecure_channel(target, options=options)
-        if credentials is None
-        else grpc.aio.secure_channel(target, credentials, options=options)
-    )
+    channel = open_channel(target, credentials, options)
     queue: asyncio.Queue[tuple[int, FuzzCase] | None] = asyncio.Queue(concurrency * 2)
     started = time.perf_counter()
     async with channel:

@@ -14,7 +14,7 @@ import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TypedDict
+from typing import Any, TypedDict
 
 import grpc
 
@@ -33,6 +33,17 @@ _CHANNEL_OPTIONS = (
     ("grpc.max_receive_message_length", 64 * 2**20),
     ("grpc.max_send_message_length", 64 * 2**20),
 )
+
+
+def open_channel(
+    target: str,
+    credentials: grpc.ChannelCredentials | None = None,
+    options: Sequence[tuple[str, Any]] = _CHANNEL_OPTIONS,
+) -> grpc.aio.Channel:
+    """An aio channel to ``target``: TLS with ``credentials``, plaintext without."""
+    if credentials is None:
+        return grpc.aio.insecure_channel(target, options=options)
+    return grpc.aio.secure_channel(target, credentials, options=options)
 
 
 @dataclass
@@ -90,10 +101,7 @@ async def run_load(
         raise ValueError("concurrency must be >= 1")
     if total is None and duration_s is None:
         raise ValueError("give total and/or duration_s")
-    if channel_credentials is None:
-        channel = grpc.aio.insecure_channel(target, options=_CHANNEL_OPTIONS)
-    else:
-        channel = grpc.aio.secure_channel(target, channel_credentials, options=_CHANNEL_OPTIONS)
+    channel = open_channel(target, channel_credentials)
     result = LoadResult()
     # Shared across clients, so the cycle and the total are global, not per client.
     tickets = itertools.count()

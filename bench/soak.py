@@ -25,7 +25,7 @@ from typing import Any
 
 import grpc
 
-from bench.loadgen import CallSecurity, LoadResult, run_load
+from bench.loadgen import CallSecurity, LoadResult, open_channel, run_load
 from service.grpc_gen.colorizer.v1 import colorizer_pb2 as pb
 from service.grpc_gen.colorizer.v1 import colorizer_pb2_grpc as pb_grpc
 
@@ -359,12 +359,8 @@ async def _probe(
     """Send one request every 20 ms until ``stop``; latencies of shed answers, and all codes."""
     shed: list[float] = []
     codes: dict[str, int] = {}
-    if channel_credentials is None:
-        channel = grpc.aio.insecure_channel(target)
-    else:
-        channel = grpc.aio.secure_channel(target, channel_credentials)
     md = tuple(metadata) if metadata else None
-    async with channel:
+    async with open_channel(target, channel_credentials) as channel:
         stub = pb_grpc.ColorizerStub(channel)
 
         async def one() -> None:

@@ -112,11 +112,11 @@ def run(args: argparse.Namespace) -> int:
     ok = summary["baseline"]["ok"] if args.overload else summary["ok"]
     if not ok:
         # A load run where nothing got through (wrong token, wrong CA, ...) measured nothing.
-        print(f"colorizer soak: no call succeeded ({json.dumps(summary_codes(summary))})", file=sys.stderr)
+        print(f"colorizer soak: no call succeeded ({json.dumps(_codes(summary))})", file=sys.stderr)
     return 0 if summary["server_alive"] and ok else 1
 
 
-def summary_codes(summary: dict[str, object]) -> object:
+def _codes(summary: dict[str, object]) -> object:
     """The error codes of a soak or overload summary, for the message above."""
     baseline = summary.get("baseline")
     return baseline.get("codes") if isinstance(baseline, dict) else summary.get("errors")

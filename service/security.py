@@ -32,6 +32,12 @@ OPEN_PREFIXES = ("/grpc.health.v1.Health/",)
 UNAUTHENTICATED_MESSAGE = "missing or invalid bearer token"
 
 
+def file_stamp(path: Path) -> tuple[int, int, int]:
+    """(inode, mtime, size): changes when a Secret volume swaps a file or someone rewrites it."""
+    st = os.stat(path)
+    return st.st_ino, st.st_mtime_ns, st.st_size
+
+
 def server_credentials(settings: Settings) -> grpc.ServerCredentials | None:
     """TLS credentials from the settings' PEM files, or None for a plaintext port.
 
@@ -96,7 +102,7 @@ class CertificateFiles:
         return (self._cert, self._key) + ((self._client_ca,) if self._client_ca is not None else ())
 
     def _stamps(self) -> tuple[tuple[int, int, int], ...]:
-        return tuple((st.st_ino, st.st_mtime_ns, st.st_size) for st in map(os.stat, self._paths()))
+        return tuple(map(file_stamp, self._paths()))
 
     def _load(self) -> grpc.ServerCertificateConfiguration:
         cert, key = self._cert.read_bytes(), self._key.read_bytes()
@@ -142,13 +148,12 @@ class TokenFile:
 
     def _refresh(self) -> None:
         try:
-            st = os.stat(self._path)
+            stamp = file_stamp(self._path)
         except OSError as exc:
             if self._tokens:
                 logger.warning("auth tokens file unreadable (%s); keeping the previous tokens", exc.strerror)
                 return
             raise
-        stamp = (st.st_ino, st.st_mtime_ns, st.st_size)
         if stamp == self._stamp:
             return
         with self._lock:

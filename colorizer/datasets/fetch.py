@@ -1,0 +1,92 @@
+"""Fetching packages from the registries the machines reach (npm, Debian), into a cache folder.
+
+Each fetch runs once: the unpacked folder is reused on the next run. Only the registries'
+ordinary clients are used (``npm pack``/``npm install``, ``apt-get download`` + ``dpkg-deb -x``),
+so nothing is downloaded from anywhere else.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tarfile
+from pathlib import Path
+
+from colorizer.datasets import logger
+
+
+class FetchError(RuntimeError):
+    """A package could not be fetched (no client, no registry, no such version)."""
+
+
+def _run(cmd: list[str], cwd: Path) -> str:
+    exe = shutil.which(cmd[0])
+    if exe is None:
+        raise FetchError(f"{cmd[0]} is not installed (needed to fetch {cmd[-1]})")
+    logger.info("fetch: %s", " ".join(cmd))
+    done = subprocess.run(
+        [exe, *cmd[1:]], cwd=cwd, capture_output=True, text=True, timeout=900, check=False
+    )
+    if done.returncode != 0:
+        raise FetchError(f"{' '.join(cmd)} failed: {(done.stderr or done.stdout).strip()[-500:]}")
+    return done.stdout
+
+
+def _done(folder: Path) -> bool:
+    return (folder / ".fetched").is_file()
+
+
+def _mark(folder: Path) -> Path:
+    (folder / ".fetched").write_text("ok\n")
+    return folder
+
+
+def npm_pack(spec: str, cache: Path) -> Path:
+    """``npm pack SPEC`` (a tarball of the package alone) unpacked; returns its ``package/`` folder."""
+    folder = cache / ("npm-" + spec.replace("/", "_").replace("@", "", 1))
+    if _done(folder):
+        return folder / "package"
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    out = _run(["npm", "pack", spec, "--silent"], folder).strip().splitlines()
+    tgz = folder / out[-1].strip()
+    with tarfile.open(tgz) as tar:
+        tar.extractall(folder, filter="data")
+    tgz.unlink()
+    return _mark(folder) / "package"
+
+
+def npm_install(spec: str, cache: Path) -> Path:
+    """``npm install SPEC`` with its dependencies into a private prefix; returns the prefix."""
+    folder = cache / ("npm-install-" + spec.replace("/", "_").replace("@", "", 1))
+    if _done(folder):
+        return folder
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    (folder / "package.json").write_text('{"private": true}\n')
+    _run(["npm", "install", "--no-audit", "--no-fund", "--silent", spec], folder)
+    return _mark(folder)
+
+
+def debian_package(name: str, version: str, cache: Path) -> Path:
+    """``apt-get download NAME=VERSION`` unpacked with ``dpkg-deb -x``; returns the unpacked root.
+
+    Nothing is installed on the machine. When apt's lists do not know the package yet, one
+    ``apt-get update`` is tried first (it needs root, as on these machines).
+    """
+    folder = cache / f"deb-{name}-{version.replace(':', '_')}"
+    if _done(folder):
+        return folder / "root"
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    try:
+        _run(["apt-get", "download", f"{name}={version}"], folder)
+    except FetchError:
+        _run(["apt-get", "update", "-qq"], folder)
+        _run(["apt-get", "download", f"{name}={version}"], folder)
+    debs = sorted(folder.glob("*.deb"))
+    if not debs:
+        raise FetchError(f"apt-get download {name}={version} wrote no .deb")
+    _run(["dpkg-deb", "-x", str(debs[0]), "root"], folder)
+    debs[0].unlink()
+    return _mark(folder) / "root"

@@ -20,6 +20,14 @@ class TrainConfig:
     arch: str = "sgru"
     #: Folder of color images to train on; None trains on synthetic illustrations drawn on the fly.
     data: str | None = None
+    #: Root of the prepared real line-art pairs (``colorizer data``: ROOT/SOURCE/manifest.json);
+    #: their train split is mixed with the data above, their val split is the validation batch.
+    real: str | None = None
+    #: Share of samples drawn from ``real`` (the rest from ``data`` / synthetic); 1.0 = real only.
+    real_ratio: float = 0.5
+    #: Generator weights to start from (a model file or checkpoint), with fresh optimizers: a
+    #: fine-tune. ``--resume`` continues a run instead.
+    init: str | None = None
     #: Run folder: checkpoints, samples, loss log and curve.
     out: str = "runs/train"
     #: Stop after this many optimizer steps (total, counting steps before a resume).
@@ -80,6 +88,8 @@ class TrainConfig:
             raise ValueError("learning rates must be positive")
         if min(self.w_p, self.w_h, self.w_a, self.w_hint) < 0 or self.huber_delta <= 0:
             raise ValueError("loss weights must be >= 0 and huber_delta > 0")
+        if not 0.0 <= self.real_ratio <= 1.0:
+            raise ValueError(f"real_ratio must be within 0..1, got {self.real_ratio}")
         if self.max_minutes is not None and self.max_minutes <= 0:
             raise ValueError(f"max_minutes must be positive, got {self.max_minutes}")
         self.hints()  # validates the hint settings

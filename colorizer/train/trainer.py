@@ -10,6 +10,7 @@ seeded by the config, so a resumed run continues the same stream instead of repe
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
 import time
@@ -24,6 +25,7 @@ from tqdm import tqdm
 
 from colorizer import checkpoint
 from colorizer.data.dataset import ImageFolderDataset, Sample, SyntheticDataset, fixed_batch
+from colorizer.data.real import MixedDataset, RealPairsDataset
 from colorizer.model import Discriminator, build_model, count_params
 from colorizer.model.vgg import SGRU_WEIGHTS, VGG19Features
 from colorizer.train import logger
@@ -50,11 +52,20 @@ class _CounterSampler(Sampler[int]):
             i += 1
 
 
-def build_dataset(cfg: TrainConfig, seed: int) -> Dataset[Sample]:
-    """The run's dataset: the image folder ``cfg.data``, or synthetic illustrations."""
+def build_dataset(cfg: TrainConfig, seed: int, split: str = "train") -> Dataset[Sample]:
+    """The run's dataset: the image folder ``cfg.data`` or synthetic illustrations, mixed with the
+    real pairs of ``cfg.real`` (their ``split``) at ``cfg.real_ratio``."""
+    base: Dataset[Sample]
     if cfg.data:
-        return ImageFolderDataset(cfg.data, cfg.crop, seed=seed, hint_cfg=cfg.hints())
-    return SyntheticDataset(cfg.crop, seed=seed, hint_cfg=cfg.hints())
+        base = ImageFolderDataset(cfg.data, cfg.crop, seed=seed, hint_cfg=cfg.hints())
+    else:
+        base = SyntheticDataset(cfg.crop, seed=seed, hint_cfg=cfg.hints())
+    if not cfg.real or cfg.real_ratio <= 0:
+        return base
+    real = RealPairsDataset(cfg.real, cfg.crop, splits=(split,), seed=seed, hint_cfg=cfg.hints())
+    if cfg.real_ratio >= 1:
+        return real
+    return MixedDataset([real, base], [cfg.real_ratio, 1.0 - cfg.real_ratio], seed=seed)
 
 
 @torch.no_grad()
@@ -101,8 +112,22 @@ class Trainer:
             why = "no --vgg-weights file given" if cfg.w_p > 0 else "w_p is 0"
             self.meta["perceptual"] = f"off ({why}; nothing is downloaded)"
         logger.info("perceptual loss: %s", self.meta["perceptual"])
+        if cfg.init:
+            init = checkpoint.load_checkpoint(cfg.init)
+            if init.get("preset") != cfg.preset or init.get("arch", "sgru") != cfg.arch:
+                raise ValueError(
+                    f"--init {cfg.init}: a {init.get('arch', 'sgru')}/{init.get('preset')} model, "
+                    f"not {cfg.arch}/{cfg.preset}"
+                )
+            self.generator.load_state_dict(init["generator"])
+            self.meta["init"] = {"from": cfg.init, "step": init.get("step")}
+            logger.info("generator initialised from %s (step %s)", cfg.init, init.get("step"))
+        if cfg.real:
+            self.meta["real"] = f"{cfg.real} (train split), share {cfg.real_ratio:g}"
         self.dataset = build_dataset(cfg, cfg.seed)
-        val_set = build_dataset(cfg, cfg.seed + _VAL_SEED_OFFSET)
+        # With real pairs, the validation batch is real line art (their val split) only.
+        val_cfg = dataclasses.replace(cfg, real_ratio=1.0) if cfg.real else cfg
+        val_set = build_dataset(val_cfg, cfg.seed + _VAL_SEED_OFFSET, split="val")
         self.val_batch = fixed_batch(val_set, range(cfg.val_size))
 
     # --- one optimisation step -------------------------------------------------------------

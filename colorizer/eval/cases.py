@@ -16,6 +16,10 @@ inside one region, ordered so that the first ``n`` hints are the case's ``n``-hi
 (fewer hints are a prefix of more, as a user adds hints): one per region first, largest regions
 most likely first, then more hints per region round-robin.
 
+Real human-drawn line art (``--set real``) is :mod:`colorizer.eval.real`; it builds the same
+:class:`Case`, with the figure / background masks the figure and paper errors read. The hint count
+:data:`PER_REGION` (``region``) is, per case, one hint in each region that can hold one.
+
 ``gaps`` punches holes into the sketch's lines (white disks on line pixels) while keeping the
 truth: line gaps are where a flood fill leaks and where a learned model has to infer the border.
 """
@@ -56,6 +60,11 @@ NEIGHBOUR_RADIUS = 6
 MIN_REGION = 16
 #: The most hints any case carries (the largest setting of the sweep).
 MAX_HINTS = 64
+#: The hint-count token meaning "one hint per hintable region" (``--hints 0,4,16,region``): per
+#: case, :attr:`Case.region_count`; tables title it ``1/region``.
+PER_REGION = "region"
+#: A hint count: a number, or :data:`PER_REGION`.
+Count = int | str
 
 
 @dataclass
@@ -67,6 +76,36 @@ class Case:
     sketch: U8  # [H, W] gray, 0 ink on 255 paper
     labels: I32  # [H, W]
     hints: list[Hint] = field(default_factory=list)
+    #: [H, W] bool: the pixels the figure error looks at (the drawing's non-line pixels). None:
+    #: the non-line pixels of ``sketch``.
+    figure: npt.NDArray[np.bool_] | None = None
+    #: [H, W] bool: the transparent paper (no drawing) the paper error looks at, lines excluded.
+    #: None: the case has no such paper (synthetic and folder cases are painted edge to edge).
+    background: npt.NDArray[np.bool_] | None = None
+    #: Regions within this many pixels of each other are neighbours (more than the line width).
+    neighbour_radius: int = NEIGHBOUR_RADIUS
+    #: The labels the flat-region spread looks at: regions whose truth is one flat color. None:
+    #: ``labels`` (every synthetic region is flat).
+    flat_labels: I32 | None = None
+
+    @property
+    def figure_mask(self) -> npt.NDArray[np.bool_]:
+        """The pixels of the figure error (see :attr:`figure`)."""
+        return self.figure if self.figure is not None else np.asarray(self.sketch >= LINE_THRESHOLD)
+
+    @property
+    def region_count(self) -> int:
+        """How many regions can hold a hint: the :data:`PER_REGION` setting, one hint in each
+        (the first hints are one per region, so this many hints cover each once)."""
+        return len({h.label for h in self.hints})
+
+    def hint_count(self, count: Count) -> int:
+        """The number of hints of the setting ``count`` for this case."""
+        if count == PER_REGION:
+            return self.region_count
+        if isinstance(count, str):
+            raise ValueError(f"unknown hint count {count!r}")
+        return int(count)
 
     @cached_property
     def truth_lab(self) -> npt.NDArray[np.float64]:
@@ -75,8 +114,8 @@ class Case:
 
     @cached_property
     def neighbours(self) -> dict[int, list[int]]:
-        """Per region label, the labels within :data:`NEIGHBOUR_RADIUS` pixels (across a line)."""
-        size = 2 * NEIGHBOUR_RADIUS + 1
+        """Per region label, the labels within :attr:`neighbour_radius` pixels (across a line)."""
+        size = 2 * self.neighbour_radius + 1
         kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))
         out: dict[int, list[int]] = {}
         for k in np.unique(self.labels):
@@ -87,8 +126,9 @@ class Case:
             out[int(k)] = [int(v) for v in near if v not in (0, k)]
         return out
 
-    def hint_map(self, count: int) -> F32:
+    def hint_map(self, count: Count) -> F32:
         """The ``hint`` tensor [4, H/4, W/4] carrying the first ``count`` hints."""
+        count = self.hint_count(count)
         s = contract.HINT_SCALE
         h, w = self.sketch.shape[0] // s, self.sketch.shape[1] // s
         colors = np.zeros((h, w, 3), np.uint8)
@@ -106,12 +146,23 @@ def _metric_labels(labels: npt.NDArray[Any], sketch: U8) -> I32:
     return out
 
 
-def place_hints(truth: U8, labels: I32, rng: np.random.Generator, count: int = MAX_HINTS) -> list[Hint]:
-    """Up to ``count`` hints in prefix order (see the module docstring), colors from the truth."""
+def place_hints(
+    truth: U8,
+    labels: I32,
+    rng: np.random.Generator,
+    count: int = MAX_HINTS,
+    allowed: npt.NDArray[np.bool_] | None = None,
+) -> list[Hint]:
+    """Up to ``count`` hints in prefix order (see the module docstring), colors from the truth.
+
+    ``allowed`` [H/4, W/4] bool, when given, further restricts the cells a hint may sit on.
+    """
     s = contract.HINT_SCALE
     h, w = labels.shape[0] // s, labels.shape[1] // s
     blocks = labels[: h * s, : w * s].reshape(h, s, w, s).swapaxes(1, 2).reshape(h, w, s * s)
     inside = (blocks == blocks[..., :1]).all(axis=2) & (blocks[..., 0] != 0)
+    if allowed is not None:
+        inside &= allowed
     cell_label = blocks[..., 0]
     colors = cell_colors(truth)
     cells: dict[int, list[tuple[int, int]]] = {}
@@ -164,11 +215,12 @@ def synthetic_case(
     # exactly the hints of the same case without.
     labels = _metric_labels(ill.labels, sketch)
     hints = place_hints(ill.color, labels, np.random.default_rng([seed, index, 7]))
+    figure = np.asarray(sketch >= LINE_THRESHOLD)  # the closed sketch's paper: a gap's truth is line
     if gaps:
         sketch = punch_gaps(sketch, np.random.default_rng([seed, index, 8]), gaps, gap_radius)
         labels = _metric_labels(ill.labels, sketch)
     name = f"synth-{seed}-{index:05d}" + (f"-gaps{gaps}" if gaps else "")
-    return Case(name=name, truth=ill.color, sketch=sketch, labels=labels, hints=hints)
+    return Case(name=name, truth=ill.color, sketch=sketch, labels=labels, hints=hints, figure=figure)
 
 
 def load_image(path: Path, size: int) -> U8:
@@ -207,6 +259,7 @@ def image_case(
     key = zlib.crc32(path.name.encode())
     labels = _metric_labels(comp, sketch)
     hints = place_hints(truth, labels, np.random.default_rng([seed, key, 7]))
+    figure = paper.astype(bool)
     if gaps:
         sketch = punch_gaps(sketch, np.random.default_rng([seed, key, 8]), gaps, gap_radius)
         labels = _metric_labels(comp, sketch)
@@ -216,6 +269,7 @@ def image_case(
         sketch=sketch,
         labels=labels,
         hints=hints,
+        figure=figure,
     )
 
 

@@ -4,7 +4,9 @@ Systems side by side: the served ONNX model (``--onnx``), any checkpoints (``--c
 SGRU generator or the plain U-Net), the flood-fill baseline, and the first model without hints.
 Cases: the held-out synthetic set (region labels as ground truth), or ``--images DIR`` (lines
 extracted as in training, regions from the line components); each also with line gaps punched
-in. Writes OUT/report.json, OUT/report.md and OUT/contact_sheet-*.png. See docs/QUALITY.md.
+in. Or ``--set real``: the test split of the human-drawn line art ``make data`` prepares under
+``--data-root`` (:mod:`colorizer.eval.real`), per source and all together, flat fill on. Writes
+OUT/report.json, OUT/report.md and OUT/contact_sheet-*.png. See docs/QUALITY.md.
 """
 
 from __future__ import annotations
@@ -32,15 +34,37 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="[NAME=]PATH",
         help="a training checkpoint or model file (repeatable)",
     )
+    parser.add_argument(
+        "--set",
+        choices=("synthetic", "real"),
+        default="synthetic",
+        help="synthetic: the held-out procedural set (default); real: the test split of the "
+        "human-drawn line art under --data-root (make data)",
+    )
+    parser.add_argument(
+        "--data-root",
+        type=Path,
+        default=Path("data/real"),
+        help="--set real: the prepared data, ROOT/SOURCE/{manifest.json,lines,color} (default data/real)",
+    )
+    parser.add_argument("--sources", help="--set real: comma-separated sources (default: every prepared one)")
+    parser.add_argument(
+        "--limit", type=int, help="--set real: at most N test pairs per source (a fixed choice; --quick: 3)"
+    )
     parser.add_argument("--images", type=Path, help="folder of color images instead of the synthetic set")
     parser.add_argument("--count", type=int, help="synthetic cases (default 48; --quick: 3)")
     parser.add_argument("--size", type=int, help="square side, multiple of 16 (default 256; --quick: 64)")
-    parser.add_argument("--hints", help="hint counts (default 0,1,4,16,64; --quick: 0,4,16)")
+    parser.add_argument(
+        "--hints",
+        help="hint counts; 'region' is one hint per hintable region of each case "
+        "(default 0,1,4,16,64, --set real 0,4,16,region; --quick: 0,4,16, --set real 0,4,region)",
+    )
     parser.add_argument(
         "--gaps",
         type=int,
         help="holes punched into each sketch's lines for the line-gap set "
-        "(0: no such set; default 12; --quick: 4)",
+        "(0: no such set; default 12; --quick: 4; synthetic and --images only: real line art "
+        "keeps its own gaps)",
     )
     parser.add_argument("--seed", type=int, help="synthetic series seed (default: the held-out one)")
     parser.add_argument("--out", type=Path, default=Path("runs/eval/report"), help="output folder")
@@ -55,7 +79,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--flat-fill",
         action="store_true",
-        help="also evaluate the first model with flat fills (the gateway's output.flat_fill)",
+        help="also evaluate the first model with flat fills (the gateway's output.flat_fill; "
+        "always on with --set real)",
     )
     parser.add_argument(
         "--flat-fill-gap",
@@ -81,14 +106,29 @@ def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
 
 
-def _parse_counts(text: str) -> list[int]:
+#: Defaults of --set real where they differ: (full run, quick run).
+_REAL_DEFAULTS: dict[str, tuple[Any, Any]] = {
+    "hints": ("0,4,16,region", "0,4,region"),
+    "gaps": (0, 0),
+    "limit": (None, 3),
+}
+
+
+def _parse_counts(text: str) -> list[int | str]:
+    """Hint counts, ascending, then ``region`` (one per hintable region) when asked for."""
+    from colorizer.eval.cases import PER_REGION
+
+    tokens = {v.strip().lower() for v in text.split(",") if v.strip()}
+    per_region = PER_REGION in tokens
     try:
-        counts = sorted({int(v) for v in text.split(",") if v.strip()})
+        numbers = sorted({int(v) for v in tokens - {PER_REGION}})
     except ValueError:
-        raise ValueError(f"--hints must be comma-separated integers, got {text!r}") from None
-    if not counts or counts[0] < 0:
+        raise ValueError(
+            f"--hints must be comma-separated integers or {PER_REGION!r}, got {text!r}"
+        ) from None
+    if (not numbers and not per_region) or (numbers and numbers[0] < 0):
         raise ValueError(f"--hints needs non-negative counts, got {text!r}")
-    return counts
+    return [*numbers, *([PER_REGION] if per_region else [])]
 
 
 def run(args: argparse.Namespace) -> int:
@@ -96,6 +136,7 @@ def run(args: argparse.Namespace) -> int:
     from colorizer import contract
     from colorizer.eval import logger
     from colorizer.eval.cases import EVAL_SEED, MAX_HINTS, image_case, image_files, synthetic_case
+    from colorizer.eval.real import ALL_SET, real_sets
     from colorizer.eval.report import contact_sheet, markdown_tables, write_json, write_png
     from colorizer.eval.runner import evaluate
     from colorizer.eval.systems import (
@@ -107,13 +148,19 @@ def run(args: argparse.Namespace) -> int:
         TorchSystem,
     )
 
+    real = args.set == "real"
+    real_facts: dict[str, Any] = {}
+    unions: dict[str, list[str]] = {}
     try:
-        for key, (full, quick) in _DEFAULTS.items():
+        if real and args.images:
+            raise ValueError("--images and --set real are two different case sets; pick one")
+        for key, (full, quick) in {**_DEFAULTS, **(_REAL_DEFAULTS if real else {})}.items():
             if getattr(args, key) is None:
                 setattr(args, key, quick if args.quick else full)
         counts = _parse_counts(args.hints)
-        if counts[-1] > MAX_HINTS:
-            raise ValueError(f"at most {MAX_HINTS} hints per case, got {counts[-1]}")
+        numbers = [c for c in counts if isinstance(c, int)]
+        if numbers and numbers[-1] > MAX_HINTS:
+            raise ValueError(f"at most {MAX_HINTS} hints per case, got {numbers[-1]}")
         contract.check_size(args.size, args.size)
         if args.count < 1:
             raise ValueError(f"--count must be >= 1, got {args.count}")
@@ -135,7 +182,7 @@ def run(args: argparse.Namespace) -> int:
                 raise ValueError(f"--checkpoint: no file at {path}")
             models.append(TorchSystem(path, name or None, threads=args.threads))
         systems: list[System] = [*models, FloodFillSystem()]
-        if args.flat_fill and models:
+        if (args.flat_fill or real) and models:
             systems.insert(1, FlatFillSystem(models[0], gap=args.flat_fill_gap))
         if models:
             systems.append(NoHintsSystem(models[0], "no hints"))
@@ -144,7 +191,11 @@ def run(args: argparse.Namespace) -> int:
             raise ValueError(f"two systems share a name: {names}; use --checkpoint NAME=PATH")
 
         sets: dict[str, list[Any]] = {}
-        if args.images:
+        if real:
+            wanted = [v.strip() for v in args.sources.split(",") if v.strip()] if args.sources else None
+            sets, real_facts = real_sets(args.data_root, wanted, args.size, seed=seed, limit=args.limit)
+            unions[ALL_SET] = list(sets)
+        elif args.images:
             files = image_files(args.images)
             if not files:
                 raise ValueError(f"--images: no image files under {args.images}")
@@ -168,7 +219,7 @@ def run(args: argparse.Namespace) -> int:
 
     logger.info("systems: %s; sets: %s; hints: %s", names, list(sets), counts)
     results, sheets = evaluate(
-        sets, systems, counts, sheet_cases=args.sheet_cases, progress=not args.no_progress
+        sets, systems, counts, sheet_cases=args.sheet_cases, progress=not args.no_progress, unions=unions
     )
     args.out.mkdir(parents=True, exist_ok=True)
     config = {
@@ -182,12 +233,21 @@ def run(args: argparse.Namespace) -> int:
         "onnx_metadata": models[0].metadata if onnx is not None else None,  # type: ignore[attr-defined]
         "checkpoints": list(args.checkpoint),
         "images": str(args.images) if args.images else None,
+        "set": args.set,
+        "data_root": str(args.data_root) if real else None,
+        "limit": args.limit if real else None,
+        "real": real_facts or None,
     }
     write_json(args.out / "report.json", results, config)
     (args.out / "report.md").write_text(markdown_tables(results, counts))
+    # Real sets: lines | hints | result | flat fill | truth (the first model and its flat fills).
+    shown, titles = names, None
+    if real and models:
+        shown, titles = [names[0], names[1]], ["result", "flat fill"]
     for set_name, rows in sheets.items():
         if rows:
-            write_png(args.out / f"contact_sheet-{_slug(set_name)}.png", contact_sheet(rows, names))
+            sheet = contact_sheet(rows, shown, titles=titles, sketch_title="lines" if real else "sketch")
+            write_png(args.out / f"contact_sheet-{_slug(set_name)}.png", sheet)
     logger.info("wrote %s", args.out)
     print(markdown_tables(results, counts))
     return 0

@@ -185,3 +185,25 @@ def unhinted_error(output_lab: F64, truth_lab: F64, labels: I32, hints: Sequence
     if n == 0:
         return 0.0, 0
     return float(ciede2000(output_lab[mask], truth_lab[mask]).sum()), n
+
+
+#: CIELAB of white paper (255, 255, 255): what the transparent background of a drawing should stay.
+WHITE_LAB = srgb_to_lab(np.array([255.0, 255.0, 255.0]))
+
+
+def figure_error(output_lab: F64, truth_lab: F64, mask: npt.NDArray[np.bool_]) -> tuple[float, int]:
+    """Sum of per-pixel CIEDE2000 to the truth over ``mask`` (the drawing's non-line pixels) and
+    the pixel count: the overall color error of the figure, hinted or not."""
+    n = int(np.count_nonzero(mask))
+    if n == 0:
+        return 0.0, 0
+    return float(ciede2000(output_lab[mask], truth_lab[mask]).sum()), n
+
+
+def paper_error(output_lab: F64, mask: npt.NDArray[np.bool_]) -> tuple[float, int]:
+    """("Paper stays paper") Sum of per-pixel CIEDE2000 from white over ``mask`` (the transparent
+    background, lines excluded) and the pixel count: a model that tints or paints the paper."""
+    n = int(np.count_nonzero(mask))
+    if n == 0:
+        return 0.0, 0
+    return float(ciede2000(output_lab[mask], WHITE_LAB).sum()), n

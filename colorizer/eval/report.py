@@ -12,6 +12,7 @@ import numpy as np
 
 from colorizer import contract
 from colorizer.encoding import U8
+from colorizer.eval.cases import PER_REGION, Count
 from colorizer.eval.runner import SheetRow
 
 #: Metrics shown in the Markdown tables: key, title, format, and which direction is better.
@@ -28,7 +29,24 @@ TABLES: tuple[tuple[str, str, str, str], ...] = (
     ("psnr", "Q3 PSNR against the truth, dB", "{:.2f}", "higher"),
     ("ssim", "Q3 SSIM against the truth", "{:.3f}", "higher"),
     ("unhinted_de", "Q4 unhinted regions: mean CIEDE2000 to the truth", "{:.1f}", "lower"),
+    (
+        "figure_de",
+        "Figure error: mean CIEDE2000 to the truth over the drawing's non-line pixels",
+        "{:.1f}",
+        "lower",
+    ),
+    (
+        "paper_de",
+        "Paper stays paper: mean CIEDE2000 from white over the transparent background",
+        "{:.1f}",
+        "lower",
+    ),
 )
+
+
+def count_title(count: Count) -> str:
+    """A hint count as a column title: ``16 hints``, or ``1/region`` for :data:`PER_REGION`."""
+    return "1/region" if count == PER_REGION else f"{count} hints"
 
 
 def _json_default(value: object) -> object:
@@ -49,20 +67,24 @@ def write_json(path: Path, results: dict[str, Any], config: dict[str, Any]) -> N
     path.write_text(json.dumps(payload, indent=2, default=_json_default) + "\n")
 
 
-def markdown_tables(results: dict[str, Any], counts: Sequence[int]) -> str:
-    """One table per case set and metric: systems as rows, hint counts as columns."""
+def markdown_tables(results: dict[str, Any], counts: Sequence[Count]) -> str:
+    """One table per case set and metric: systems as rows, hint counts as columns. A metric with
+    nothing to measure anywhere in a set (paper error without transparent paper) has no table."""
     lines: list[str] = []
     for set_name, systems in results.items():
         lines.append(f"### {set_name}\n")
         for key, title, fmt, better in TABLES:
+            values = {
+                system: [per[n][key] if n in per else per.get(str(n), {}).get(key) for n in counts]
+                for system, per in systems.items()
+            }
+            if all(v is None for row in values.values() for v in row):
+                continue
             lines.append(f"**{title}** ({better} is better)\n")
-            lines.append("| system | " + " | ".join(f"{n} hints" for n in counts) + " |")
+            lines.append("| system | " + " | ".join(count_title(n) for n in counts) + " |")
             lines.append("|---|" + "---:|" * len(counts))
-            for system, per in systems.items():
-                cells = []
-                for n in counts:
-                    v = per[n][key] if n in per else per.get(str(n), {}).get(key)
-                    cells.append("–" if v is None else fmt.format(v))
+            for system, row in values.items():
+                cells = ["–" if v is None else fmt.format(v) for v in row]
                 lines.append(f"| {system} | " + " | ".join(cells) + " |")
             lines.append("")
     return "\n".join(lines)
@@ -90,12 +112,28 @@ def _label(width: int, text: str, height: int = 22) -> U8:
     return img
 
 
-def contact_sheet(rows: Sequence[SheetRow], systems: Sequence[str], pad: int = 4) -> U8:
-    """RGB image: a header, then per row sketch | hints | each system | truth."""
+def contact_sheet(
+    rows: Sequence[SheetRow],
+    systems: Sequence[str],
+    pad: int = 4,
+    *,
+    titles: Sequence[str] | None = None,
+    sketch_title: str = "sketch",
+) -> U8:
+    """RGB image: a header, then per row sketch | hints | each system | truth.
+
+    ``titles`` replaces the systems' names in the header (``result``, ``flat fill``);
+    ``sketch_title`` the first column's (``lines`` for a source's own line art). The truth is the
+    case's RGB truth (a real drawing's colors composited over white).
+    """
     if not rows:
         raise ValueError("no rows for the contact sheet")
+    if titles is not None and len(titles) != len(systems):
+        raise ValueError(f"{len(titles)} titles for {len(systems)} systems")
     w = rows[0].case.sketch.shape[1]
-    titles = ["sketch", f"hints ({rows[0].count})", *systems, "truth"]
+    count = rows[0].count
+    shown = "1/region" if count == PER_REGION else str(count)
+    titles = [sketch_title, f"hints ({shown})", *(titles if titles is not None else systems), "truth"]
     header = [_label(w, t) for t in titles]
     lines = []
     for row in rows:

@@ -24,6 +24,8 @@ METRICS = {
     "leak_share",
     "flat_std",
     "unhinted_de",
+    "figure_de",
+    "paper_de",
     "psnr",
     "ssim",
     "cases",

@@ -15,8 +15,10 @@ looks like. Per sample, seeded by ``(seed, index)``:
   points on flat cells, patches, strokes), kept only on the drawing itself: nobody hints the
   paper, and the model has to learn that unhinted paper stays white.
 
-Only the splits asked for are read (``train`` for training, ``val`` for the trainer's fixed
-validation batch); the test split is never touched here.
+``root`` may also be a shard file (:mod:`colorizer.datasets.shard`: pairs at the training size in
+one file, for a GPU machine that gets only the working tree). Only the splits asked for are read
+(``train`` for training, ``val`` for the trainer's fixed validation batch); the test split is
+never touched here.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from torch.utils.data import Dataset
 from colorizer import contract
 from colorizer.data.dataset import Sample
 from colorizer.data.hints import HintConfig, sample_hint
+from colorizer.datasets.shard import Shard
 from colorizer.encoding import U8, encode_sketch
 
 
@@ -67,8 +70,15 @@ def load_pair(folder: Path, name: str) -> tuple[U8, U8, U8]:
     """(RGB over white [H,W,3], alpha [H,W], lines [H,W]) of one prepared pair."""
     lines = cv2.imread(str(folder / "lines" / f"{name}.png"), cv2.IMREAD_GRAYSCALE)
     bgra = cv2.imread(str(folder / "color" / f"{name}.png"), cv2.IMREAD_UNCHANGED)
-    if lines is None or bgra is None or bgra.ndim != 3 or bgra.shape[2] != 4:
+    if lines is None or bgra is None:
         raise ValueError(f"cannot read pair {name} under {folder}")
+    return split_pair(np.asarray(bgra, np.uint8), np.asarray(lines, np.uint8))
+
+
+def split_pair(bgra: U8, lines: U8) -> tuple[U8, U8, U8]:
+    """(RGB over white, alpha, lines) from a BGRA color image and its gray line art."""
+    if bgra.ndim != 3 or bgra.shape[2] != 4 or lines.shape != bgra.shape[:2]:
+        raise ValueError(f"a pair needs BGRA colors and lines of one size, got {bgra.shape}, {lines.shape}")
     a = bgra[..., 3:4].astype(np.float32) / 255.0
     rgb = cv2.cvtColor(bgra[..., :3], cv2.COLOR_BGR2RGB).astype(np.float32) * a + 255.0 * (1.0 - a)
     return (
@@ -122,7 +132,12 @@ class RealPairsDataset(Dataset[Sample]):
     ) -> None:
         contract.check_size(size, size)
         self.root = Path(root)
-        self.pairs = pair_files(self.root, splits, sources)
+        # A shard file (colorizer.datasets.shard) holds its pairs already at the training size.
+        self.shard = Shard(self.root) if self.root.is_file() else None
+        if self.shard is not None:
+            self.pairs = [(self.root, n) for n in self.shard.names]
+        else:
+            self.pairs = pair_files(self.root, splits, sources)
         if not self.pairs:
             raise ValueError(
                 f"no prepared pairs of split {'/'.join(splits)} under {self.root} (run `make data`)"
@@ -138,8 +153,11 @@ class RealPairsDataset(Dataset[Sample]):
         rng = np.random.default_rng([self.seed, index, 5])
         n = len(self.pairs)
         order = np.random.default_rng([self.seed, index // n, 6]).permutation(n)
-        folder, name = self.pairs[int(order[index % n])]
-        rgb, alpha, lines = load_pair(folder, name)
+        k = int(order[index % n])
+        if self.shard is not None:
+            rgb, alpha, lines = split_pair(*self.shard.pair(k))
+        else:
+            rgb, alpha, lines = load_pair(*self.pairs[k])
         h, w = lines.shape
         side = min(h, w)
         crop = max(self.size // 2, round(side * rng.uniform(*self.scale)))

@@ -38,6 +38,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--faces", type=int, default=1000, help="how many facesjs faces to generate (default 1000)"
     )
     parser.add_argument("--workers", type=int, default=2, help="rendering processes (default 2)")
+    parser.add_argument(
+        "--shard",
+        type=Path,
+        metavar="FILE.npz",
+        help="then write the prepared train pairs at --shard-size into one file (for a GPU machine)",
+    )
+    parser.add_argument(
+        "--shard-size", type=int, default=256, help="square side in the shard (default 256)"
+    )
+    parser.add_argument("--shard-mib", type=float, default=44.0, help="shard size limit, MiB (default 44)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -51,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
 
     chosen = [n for n in SOURCES if args.all or getattr(args, n)]
     try:
-        if not chosen:
+        if not chosen and args.shard is None:
             raise ValueError("name a source (--openmoji, --streamline, --facesjs, --openclipart) or --all")
         shares = tuple(int(v) for v in args.split.split(","))
         if len(shares) != 3:
@@ -86,6 +96,11 @@ def run(args: argparse.Namespace) -> int:
                 m["splits"],
                 m["seconds"],
             )
+        if args.shard is not None:
+            from colorizer.datasets.shard import write_shard
+
+            summary = write_shard(args.out, args.shard, size=args.shard_size, max_mib=args.shard_mib)
+            print(f"shard {args.shard}: {summary}")
     except (ValueError, OSError, FetchError, RenderError) as exc:
         print(f"colorizer data: {exc}", file=sys.stderr)
         return 2

@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from colorizer.data.real import LineStyle, MixedDataset, RealPairsDataset, line_style, pair_files
+from colorizer.datasets.shard import Shard, write_shard
 from colorizer.train.config import TrainConfig
 from colorizer.train.trainer import Trainer
 
@@ -170,3 +171,24 @@ def test_init_starts_from_a_model_file_with_fresh_optimizers(tmp_path: Path) -> 
     assert tuned.step == 0
     with pytest.raises(ValueError, match="not sgru/cpu"):
         Trainer(TrainConfig(**{**base.to_dict(), "preset": "cpu", "init": str(tmp_path / "a" / "last.pt")}))
+
+
+def test_a_shard_holds_the_train_split_at_the_training_size(real_root: Path, tmp_path: Path) -> None:
+    shard_path = tmp_path / "shard.npz"
+    summary = write_shard(real_root, shard_path, size=32)
+    assert summary["pairs"] == 1 and summary["by_source"] == {"toy": 1}
+    shard = Shard(shard_path)
+    bgra, gray = shard.pair(0)
+    assert shard.names == ["red"] and bgra.shape == (32, 32, 4) and gray.shape == (32, 32)
+    ds = RealPairsDataset(shard_path, 32, scale=(1.0, 1.0), style=NO_STYLE, seed=0)
+    folder = RealPairsDataset(real_root, 32, scale=(1.0, 1.0), style=NO_STYLE, seed=0)
+    sketch, _, target = ds[0]
+    # The same pair as from the folder, up to the resize done once at shard time.
+    assert torch.allclose(target, folder[0][2], atol=0.1) and float(sketch.min()) < 0.5
+    with pytest.raises(ValueError, match="budget|make data"):
+        write_shard(real_root, tmp_path / "none.npz", split="nothing")
+
+
+def test_a_shard_stops_at_its_size_limit(real_root: Path, tmp_path: Path) -> None:
+    summary = write_shard(real_root, tmp_path / "tiny.npz", size=32, max_mib=1e-6)
+    assert summary["pairs"] == 0 and summary["of"] == 1

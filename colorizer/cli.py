@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 #: subcommand -> (module implementing it, one-line help).
 COMMANDS: dict[str, tuple[str, str]] = {
-    "data": ("colorizer.datasets.data_cmd", "Prepare real line art (OpenMoji, streamline, facesjs, openclipart)."),
+    "data": ("colorizer.datasets.data_cmd", "Prepare real line art from the package registries."),
     "synth": ("colorizer.data.synth_cmd", "Write procedural anime-like illustrations and region labels."),
     "train": ("colorizer.train.train_cmd", "Train the generator, or finalize a run into a model file."),
     "export": ("export.export_cmd", "Export a checkpoint to ONNX and a Triton model repository."),

@@ -72,7 +72,7 @@ def read_pair(folder: Path, name: str) -> Rendered:
     bgra = cv2.imread(str(folder / "color" / f"{name}.png"), cv2.IMREAD_UNCHANGED)
     if lines is None or bgra is None:
         raise FileNotFoundError(f"no pair {name} under {folder}")
-    color = np.ascontiguousarray(cv2.cvtColor(bgra, cv2.COLOR_BGRA2RGBA))
+    color = np.ascontiguousarray(cv2.cvtColor(bgra, cv2.COLOR_BGRA2RGBA), dtype=np.uint8)
     return Rendered(color=color, lines=np.asarray(lines, np.uint8))
 
 

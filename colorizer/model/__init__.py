@@ -1,6 +1,7 @@
-"""Model code: generator (SGRU-style residual U-Net), discriminator, VGG19 features."""
+"""Model code: generator (SGRU-style residual U-Net), discriminator, perceptual-loss feature extractors."""
 
 from colorizer.model.discriminator import Discriminator
+from colorizer.model.features import EXTRACTORS, FeatureExtractor, build_extractor
 from colorizer.model.generator import PRESETS, Generator, build_generator, conv_gflops, count_params
 from colorizer.model.plain_unet import PlainUNet, build_plain_unet
 
@@ -19,10 +20,13 @@ def build_model(arch: str = "sgru", preset: str = "cpu") -> Generator | PlainUNe
 
 __all__ = [
     "ARCHS",
+    "EXTRACTORS",
     "PRESETS",
     "Discriminator",
+    "FeatureExtractor",
     "Generator",
     "PlainUNet",
+    "build_extractor",
     "build_generator",
     "build_model",
     "build_plain_unet",

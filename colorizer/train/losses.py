@@ -1,4 +1,4 @@
-"""The generator's and discriminator's losses: perceptual (VGG19), Huber, sigmoid cross-entropy.
+"""The generator's and discriminator's losses: perceptual (any frozen feature extractor), Huber, sigmoid CE.
 
 Generator loss = w_p * perceptual + w_h * Huber + w_a * adversarial (+ w_hint * hinted-cell L1).
 """
@@ -12,19 +12,41 @@ import torch.nn.functional as F
 from torch import nn
 
 from colorizer import contract
-from colorizer.model.vgg import SGRU_WEIGHTS, VGG19Features
+from colorizer.model.vgg import SGRU_WEIGHTS
 
 
 class PerceptualLoss(nn.Module):
-    """Weighted L1 between VGG19 activations (and pixels) of output and truth, SGRU's layers."""
+    """Weighted L1 between named activations (and pixels) of output and truth.
 
-    def __init__(self, vgg: VGG19Features, weights: Mapping[str, float] = SGRU_WEIGHTS) -> None:
+    ``extractor``: any module mapping RGB 0..1 to ``dict[str, Tensor]``: a
+    :class:`~colorizer.model.features.FeatureExtractor` (``build_extractor(name)``) or, as before, a
+    :class:`~colorizer.model.vgg.VGG19Features`. ``weights``: layer -> weight (``"pixels"`` is the
+    image itself); by default the extractor's ``default_weights``, else SGRU's VGG19 weights.
+    The truth's activations are computed without a graph unless the truth itself requires grad.
+    """
+
+    def __init__(self, extractor: nn.Module, weights: Mapping[str, float] | None = None) -> None:
         super().__init__()
-        self.vgg = vgg
+        self.extractor = extractor
+        if weights is None:
+            weights = getattr(extractor, "default_weights", SGRU_WEIGHTS)
         self.weights = dict(weights)
+        layers = getattr(extractor, "layers", None)
+        if layers is not None:
+            unknown = sorted(k for k in self.weights if k != "pixels" and k not in layers)
+            if unknown:
+                raise ValueError(f"perceptual weights for layers {unknown} the extractor does not give "
+                                 f"(it gives {list(layers)})")  # fmt: skip
+
+    @property
+    def vgg(self) -> nn.Module:
+        """The extractor (the name this attribute had when it could only be VGG19)."""
+        return self.extractor
 
     def forward(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        fo, ft = self.vgg(output), self.vgg(target)
+        fo = self.extractor(output)
+        with torch.set_grad_enabled(torch.is_grad_enabled() and target.requires_grad):
+            ft = self.extractor(target)
         total = self.weights.get("pixels", 0.0) * F.l1_loss(output, target)
         for name, w in self.weights.items():
             if name != "pixels":

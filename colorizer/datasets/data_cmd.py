@@ -54,7 +54,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Entry point of ``colorizer data``."""
     from colorizer.datasets import logger
-    from colorizer.datasets.fetch import FetchError
     from colorizer.datasets.prepare import Options, prepare
     from colorizer.datasets.render import RenderError
     from colorizer.datasets.sources import get_source
@@ -101,7 +100,7 @@ def run(args: argparse.Namespace) -> int:
 
             summary = write_shard(args.out, args.shard, size=args.shard_size, max_mib=args.shard_mib)
             print(f"shard {args.shard}: {summary}")
-    except (ValueError, OSError, FetchError, RenderError) as exc:
+    except (ValueError, OSError, RuntimeError, RenderError) as exc:  # FetchError, FacesjsError
         print(f"colorizer data: {exc}", file=sys.stderr)
         return 2
     return 0

@@ -77,7 +77,7 @@ def generate_faces(prefix: Path, first: int, count: int) -> Iterator[Face]:
     node = shutil.which("node")
     if node is None:
         raise FacesjsError("node is not installed (the facesjs source runs facesjs under node >= 18)")
-    cmd = [node, str(SCRIPT), str(prefix), str(first), str(count)]
+    cmd = [node, str(SCRIPT), str(Path(prefix).resolve()), str(first), str(count)]
     with tempfile.TemporaryFile() as err:
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err)
         assert proc.stdout is not None

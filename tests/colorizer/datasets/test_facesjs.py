@@ -128,3 +128,11 @@ def test_source_facts() -> None:
     assert SOURCE.count == 1000
     with pytest.raises(ValueError):
         FacesjsSource(count=-1)
+
+
+def test_a_relative_install_prefix_works(prefix: Path) -> None:
+    """`colorizer data` passes data/cache/... relative to the working directory."""
+    import os
+
+    (face,) = generate_faces(Path(os.path.relpath(prefix)), 3, 1)
+    assert face.seed == 3 and face.color_svg.startswith(b"<svg")

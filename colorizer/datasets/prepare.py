@@ -25,6 +25,7 @@ from tqdm import tqdm
 from colorizer.datasets import logger
 from colorizer.datasets.base import Item, Rendered, Source
 from colorizer.datasets.render import RenderError, ink_of, on_white, render_svg
+from colorizer.datasets.sheet import sample_sheet
 from colorizer.datasets.split import DEFAULT_SPLIT, SPLITS, group_drawings, split_of
 from colorizer.lines import extract_lines
 
@@ -176,6 +177,7 @@ def prepare(source: Source, opts: Options) -> dict[str, Any]:
         bar.close()
 
     manifest = build_manifest(source, opts, items, done, time.monotonic() - started)
+    write_sheet(folder, items, done, opts.size)
     manifest_path.write_text(json.dumps(manifest, indent=1, sort_keys=False) + "\n")
     # Pairs written by an earlier, larger run that this one does not keep are removed.
     kept = {p["name"] for p in manifest["pairs"]}
@@ -184,6 +186,24 @@ def prepare(source: Source, opts: Options) -> dict[str, Any]:
             if f.stem not in kept:
                 f.unlink()
     return manifest
+
+
+#: Drawings on the sample sheet: kept ones (read back), dropped ones (rendered again).
+SHEET_KEPT = 36
+SHEET_DROPPED = 18
+
+
+def write_sheet(folder: Path, items: Sequence[Item], done: dict[str, dict[str, Any]], size: int) -> Path:
+    """``FOLDER/sample_sheet.png``: the first kept and dropped drawings, with their drop tags."""
+    kept = [i for i in items if done[i.name]["kept"]][:SHEET_KEPT]
+    dropped = [i for i in items if not done[i.name]["kept"] and done[i.name]["reason"] != "render-failed"]
+    # Evenly spread over the source, not its first files only.
+    dropped = dropped[:: max(1, len(dropped) // SHEET_DROPPED)][:SHEET_DROPPED]
+    pairs: list[tuple[Rendered, str | None]] = [(read_pair(folder, i.name), None) for i in kept]
+    pairs += [(render_item(i, size), str(done[i.name]["reason"])) for i in dropped]
+    path = folder / "sample_sheet.png"
+    cv2.imwrite(str(path), cv2.cvtColor(sample_sheet(pairs, 96), cv2.COLOR_RGB2BGR), _PNG)
+    return path
 
 
 def build_manifest(

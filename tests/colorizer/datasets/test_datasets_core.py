@@ -6,6 +6,7 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
@@ -85,6 +86,8 @@ def test_openmoji_pairs_filters_and_split_by_drawing(fixture_root: Path, tmp_pat
     assert len({w["drawing"] for w in waves}) == 1 and len({w["split"] for w in waves}) == 1
     assert m["drawings"] == 3 and sum(m["splits"].values()) == 5
     assert m["license"] == "CC-BY-SA-4.0" and "OpenMoji" in m["attribution"]
+    sheet = cv2.imread(str(tmp_path / "real" / "openmoji" / "sample_sheet.png"))
+    assert sheet is not None and sheet.shape[1] == 6 * (2 * 96 + 6)  # kept and dropped thumbnails
     pair = read_pair(tmp_path / "real" / "openmoji", "1F600")
     assert pair.lines.shape == (128, 128) and pair.color.shape == (128, 128, 4)
     assert pair.color[0, 0, 3] == 0  # transparent paper kept

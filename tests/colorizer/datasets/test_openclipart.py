@@ -14,9 +14,9 @@ from colorizer.datasets.openclipart import (
     OpenclipartSource,
     content_key,
     render,
-    sample_sheet,
     slug,
 )
+from colorizer.datasets.sheet import sample_sheet
 
 SIZE = 256  # the size the thresholds were tuned at
 

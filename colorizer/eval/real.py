@@ -134,9 +134,18 @@ def load_manifest(source_dir: Path) -> dict[str, Any]:
 
 
 def split_pairs(manifest: dict[str, Any], limit: int | None = None) -> list[dict[str, Any]]:
-    """The pairs of the test split, sorted by name; ``limit`` keeps that many, chosen by a fixed
-    hash of the name (a spread over the source, not its alphabetically first files), then sorted."""
+    """The pairs of the test split, one per drawing (the first by name: a drawing's skin-tone
+    variants are one case, not five near-copies), sorted by name; ``limit`` keeps that many, chosen
+    by a fixed hash of the name (a spread over the source, not its alphabetically first files)."""
     pairs = sorted((p for p in manifest["pairs"] if p["split"] == SPLIT), key=lambda p: str(p["name"]))
+    seen: set[str] = set()
+    unique = []
+    for p in pairs:
+        drawing = str(p.get("drawing", p["name"]))
+        if drawing not in seen:
+            seen.add(drawing)
+            unique.append(p)
+    pairs = unique
     if limit is not None and limit < len(pairs):
         chosen = sorted(pairs, key=lambda p: (zlib.crc32(str(p["name"]).encode()), str(p["name"])))[:limit]
         pairs = sorted(chosen, key=lambda p: str(p["name"]))

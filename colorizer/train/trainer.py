@@ -221,15 +221,18 @@ class Trainer:
     def load(self, path: str | Path) -> None:
         """Restore models, optimizers, counters and RNG states from a checkpoint written by save()."""
         ckpt = checkpoint.load_checkpoint(path)
-        missing = [k for k in ("discriminator", "opt_g", "opt_d", "step") if k not in ckpt]
+        missing = [k for k in ("discriminator", "step") if k not in ckpt]
         if missing:
             raise ValueError(f"{path}: cannot resume from it, it lacks {missing} (a finalized model?)")
         if ckpt["preset"] != self.cfg.preset:
             raise ValueError(f"{path}: preset {ckpt['preset']!r} differs from --preset {self.cfg.preset!r}")
         self.generator.load_state_dict(ckpt["generator"])
         self.discriminator.load_state_dict(ckpt["discriminator"])
-        self.opt_g.load_state_dict(ckpt["opt_g"])
-        self.opt_d.load_state_dict(ckpt["opt_d"])
+        if "opt_g" in ckpt and "opt_d" in ckpt:
+            self.opt_g.load_state_dict(ckpt["opt_g"])
+            self.opt_d.load_state_dict(ckpt["opt_d"])
+        else:  # a milestone file (finalize --milestone): same weights, fresh Adam moments
+            logger.info("%s has no optimizer states: Adam starts afresh", path)
         for opt, lr in ((self.opt_g, self.cfg.lr), (self.opt_d, self.cfg.lr_d or self.cfg.lr)):
             for group in opt.param_groups:
                 group["lr"] = lr  # a resumed run may change the learning rate on purpose

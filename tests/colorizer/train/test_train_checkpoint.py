@@ -68,3 +68,23 @@ def test_bad_settings_are_clear(tiny_cfg: TrainConfig) -> None:
     with pytest.raises(ValueError, match="unknown preset"):
         replace(tiny_cfg, preset="nope")
     assert main(["train", "--resume", "--out", "/nonexistent/run"]) == 2
+
+
+def test_a_milestone_file_is_small_and_resumes(tiny_cfg: TrainConfig, tmp_path: Path) -> None:
+    """finalize --milestone keeps G and D (no Adam states); --resume goes on from it."""
+    trainer = Trainer(tiny_cfg)
+    trainer.fit(progress=False)
+    full = Path(tiny_cfg.out) / "last.pt"
+    milestone = finalize(Path(tiny_cfg.out), tmp_path / "m.pt", milestone=True)
+    assert milestone.stat().st_size < full.stat().st_size / 2
+    ckpt = load_checkpoint(milestone)
+    assert "discriminator" in ckpt and "opt_g" not in ckpt and ckpt["step"] == 4
+    cfg = replace(tiny_cfg, out=str(tmp_path / "again"), steps=6)
+    again = Trainer(cfg)
+    again.load(milestone)
+    assert again.step == 4 and again.samples_seen == 8
+    for a, b in zip(again.discriminator.state_dict().values(), trainer.discriminator.state_dict().values(),
+                    strict=True):
+        torch.testing.assert_close(a, b)
+    again.fit(progress=False)
+    assert again.step == 6

@@ -76,6 +76,24 @@ def test_model_and_training_code_never_import_the_service_or_export() -> None:
     assert not offenders, offenders
 
 
+def test_the_data_stage_needs_no_torch_and_eval_reads_its_files_only() -> None:
+    """colorizer.datasets renders and filters with numpy/OpenCV/cairosvg (a data machine needs no
+    torch); colorizer.eval reads the prepared files and never imports the data stage."""
+    offenders = [
+        f"{path.relative_to(ROOT)} imports {name}"
+        for path in _python_files("colorizer/datasets")
+        for name in _imports(path)
+        if name.split(".")[0] == "torch" or name.startswith(("colorizer.train", "colorizer.model"))
+    ]
+    offenders += [
+        f"{path.relative_to(ROOT)} imports {name}"
+        for path in _python_files("colorizer/eval")
+        for name in _imports(path)
+        if name.startswith("colorizer.datasets")
+    ]
+    assert not offenders, offenders
+
+
 def test_export_never_imports_the_service() -> None:
     offenders = [
         f"{path.relative_to(ROOT)} imports {name}"

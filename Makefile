@@ -10,7 +10,7 @@ TRITON_STAMP := $(TRITON_VENV)/.installed-stamp
 PROTO_SRC := protos/colorizer/v1/colorizer.proto
 PROTO_OUT := service/grpc_gen
 
-.PHONY: setup triton-env proto proto-check docs docs-check lint test demo data train bench eval eval-real triton clean
+.PHONY: setup triton-env proto proto-check docs docs-check lint test demo data train train-real bench eval eval-real triton clean
 
 setup: $(STAMP)
 
@@ -65,6 +65,16 @@ train: $(STAMP)
 	# then a short anneal; the shipped model is the step-6600 generator (models/MODEL_CARD.md)
 	$(BIN)/colorizer train --resume --out runs/demo --lr 5e-4 --w-hint 3 --threads 2 --steps 6000 --max-minutes 600
 	$(BIN)/colorizer train --resume --out runs/demo --lr 2e-4 --lr-d 1e-4 --threads 2 --steps 6600 --max-minutes 600
+
+# Work in progress (issue 12): the shipped model fine-tuned on the real pairs (train split) mixed
+# with synthetic illustrations; models/milestones/README.md has the steps reached and the figures.
+REAL_STEPS ?= 2400
+train-real: data
+	$(BIN)/colorizer train --preset cpu --crop 128 --batch-size 8 --lr 2e-4 --lr-d 1e-4 --w-hint 3 \
+	  --w-a 0.003 --adv-start 0 --hint-p-none 0.1 --hint-density-min 0.005 --hint-density-max 0.08 \
+	  --real data/real --real-ratio 0.75 --init models/colorizer-cpu.pt --w-p 0 \
+	  --threads 2 --workers 0 --ckpt-every 100 --steps $(REAL_STEPS) --max-minutes 600 --out runs/real1
+	$(BIN)/colorizer train --finalize runs/real1 --milestone --to runs/real1/milestone.pt --samples runs/real1/samples.png
 
 bench: $(STAMP) triton-env
 	$(BIN)/colorizer bench

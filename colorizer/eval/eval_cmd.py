@@ -80,7 +80,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--flat-fill",
         action="store_true",
         help="also evaluate the first model with flat fills (the gateway's output.flat_fill; "
-        "always on with --set real)",
+        "with --set real every model's flat fill is always evaluated)",
     )
     parser.add_argument(
         "--flat-fill-gap",
@@ -182,7 +182,11 @@ def run(args: argparse.Namespace) -> int:
                 raise ValueError(f"--checkpoint: no file at {path}")
             models.append(TorchSystem(path, name or None, threads=args.threads))
         systems: list[System] = [*models, FloodFillSystem()]
-        if (args.flat_fill or real) and models:
+        if real:
+            # The real exam compares what users get: every model, and every model's flat fill.
+            systems = [s for m in models for s in (m, FlatFillSystem(m, gap=args.flat_fill_gap))]
+            systems.append(FloodFillSystem())
+        elif args.flat_fill and models:
             systems.insert(1, FlatFillSystem(models[0], gap=args.flat_fill_gap))
         if models:
             systems.append(NoHintsSystem(models[0], "no hints"))

@@ -117,13 +117,18 @@ class TorchSystem:
         arch = ckpt.get("arch", "sgru")
         self.name = name or f"{arch} {ckpt.get('preset', '?')} step {ckpt.get('step', '?')}"
         self.step = ckpt.get("step")
+        self._memo = _Memo()
 
     def colorize(self, sketch: U8, hint: F32) -> U8:
         import torch
 
+        key = self._memo.key(sketch, hint)
+        done = self._memo.get(key)
+        if done is not None:
+            return done
         with torch.inference_mode():
             out = self.model(torch.from_numpy(encode_sketch(sketch)[None]), torch.from_numpy(hint[None]))
-        return decode_color(out[0].numpy())
+        return self._memo.put(key, decode_color(out[0].numpy()))
 
 
 class NoHintsSystem:

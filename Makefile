@@ -68,7 +68,7 @@ train: $(STAMP)
 
 # Work in progress (issue 12): the shipped model fine-tuned on the real pairs (train split) mixed
 # with synthetic illustrations; models/milestones/README.md has the steps reached and the figures.
-REAL_STEPS ?= 2400
+REAL_STEPS ?= 1699
 train-real: data
 	$(BIN)/colorizer train --preset cpu --crop 128 --batch-size 8 --lr 2e-4 --lr-d 1e-4 --w-hint 3 \
 	  --w-a 0.003 --adv-start 0 --hint-p-none 0.1 --hint-density-min 0.005 --hint-density-max 0.08 \

@@ -39,6 +39,7 @@ from colorizer.data.dataset import Sample
 from colorizer.data.hints import HintConfig, sample_hint
 from colorizer.datasets.shard import Shard
 from colorizer.encoding import U8, encode_sketch
+from colorizer.imaging import over_white
 
 
 @dataclass(frozen=True)
@@ -80,10 +81,8 @@ def split_pair(bgra: U8, lines: U8) -> tuple[U8, U8, U8]:
     """(RGB over white, alpha, lines) from a BGRA color image and its gray line art."""
     if bgra.ndim != 3 or bgra.shape[2] != 4 or lines.shape != bgra.shape[:2]:
         raise ValueError(f"a pair needs BGRA colors and lines of one size, got {bgra.shape}, {lines.shape}")
-    a = bgra[..., 3:4].astype(np.float32) / 255.0
-    rgb = cv2.cvtColor(bgra[..., :3], cv2.COLOR_BGR2RGB).astype(np.float32) * a + 255.0 * (1.0 - a)
     return (
-        np.clip(rgb + 0.5, 0, 255).astype(np.uint8),
+        np.asarray(cv2.cvtColor(over_white(bgra), cv2.COLOR_BGR2RGB), np.uint8),
         np.ascontiguousarray(bgra[..., 3]),
         np.asarray(lines, np.uint8),
     )

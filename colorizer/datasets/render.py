@@ -14,6 +14,7 @@ import cv2
 import numpy as np
 
 from colorizer.datasets.base import U8
+from colorizer.imaging import over_white
 
 
 class RenderError(ValueError):
@@ -89,9 +90,7 @@ def render_svg(svg: bytes, size: int) -> U8:
 
 def on_white(rgba: U8) -> U8:
     """RGBA -> RGB composited over white paper (how a viewer shows a transparent drawing)."""
-    a = rgba[..., 3:4].astype(np.float32) * np.float32(1.0 / 255.0)
-    rgb = rgba[..., :3].astype(np.float32) * a + np.float32(255.0) * (1.0 - a)
-    return np.ascontiguousarray(np.clip(rgb + 0.5, 0, 255).astype(np.uint8))
+    return over_white(rgba)
 
 
 def ink_of(rgba: U8) -> U8:

@@ -64,6 +64,7 @@ from colorizer.eval.cases import (
     place_hints,
 )
 from colorizer.eval.color import srgb_to_lab
+from colorizer.imaging import over_white
 
 #: The sources the data stage knows, in report order; any subset may be prepared.
 SOURCES = ("openmoji", "streamline", "facesjs", "openclipart")
@@ -176,9 +177,7 @@ def load_color(path: Path) -> U8:
 
 def on_white(rgba: U8) -> U8:
     """RGBA -> RGB composited over white paper; the RGB under alpha 0 does not matter."""
-    a = rgba[..., 3:4].astype(np.float32) * np.float32(1.0 / 255.0)
-    rgb = rgba[..., :3].astype(np.float32) * a + np.float32(255.0) * (1.0 - a)
-    return np.ascontiguousarray(np.clip(rgb + 0.5, 0, 255).astype(np.uint8))
+    return over_white(rgba)
 
 
 def _shrink(img: U8, size: int) -> U8:

@@ -9,7 +9,7 @@ the problem.
 """
 
 from colorizer.imaging.canvas import Canvas, fit_sketch, restore_size
-from colorizer.imaging.decode import decode_hint_image, decode_sketch
+from colorizer.imaging.decode import decode_hint_image, decode_sketch, over_white
 from colorizer.imaging.errors import ImageInputError, LimitExceededError
 from colorizer.imaging.flatten import flatten_regions, hint_layer
 from colorizer.imaging.hints import PointHint, StrokeHint, build_hint_map
@@ -30,6 +30,7 @@ __all__ = [
     "fit_sketch",
     "flatten_regions",
     "hint_layer",
+    "over_white",
     "overlay_lines",
     "restore_size",
 ]

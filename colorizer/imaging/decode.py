@@ -130,7 +130,18 @@ def _rgb_on_white(img: U8) -> U8:
         return np.asarray(cv2.cvtColor(img[:, :, 0], cv2.COLOR_GRAY2RGB), dtype=np.uint8)
     if img.shape[2] == 3:
         return np.asarray(cv2.cvtColor(img, cv2.COLOR_BGR2RGB), dtype=np.uint8)
-    rgb = cv2.cvtColor(img, cv2.COLOR_BGRA2RGB)
+    return np.asarray(cv2.cvtColor(over_white(img), cv2.COLOR_BGR2RGB), dtype=np.uint8)
+
+
+def over_white(img: U8) -> U8:
+    """uint8 [H, W, 4] with alpha last -> [H, W, 3], composited on white paper, channel order kept.
+
+    Compositing is ``c * a / 255 + (255 - a)``, rounded. The one implementation of "a transparent
+    drawing on paper": the gateway's decoding, the data stage, training and the evaluation use it.
+    """
+    if img.ndim != 3 or img.shape[2] != 4 or img.dtype != np.uint8:
+        raise ValueError(f"over_white needs uint8 [H, W, 4], got {img.dtype} {img.shape}")
+    color = np.ascontiguousarray(img[:, :, :3])
     alpha = cv2.cvtColor(np.ascontiguousarray(img[:, :, 3]), cv2.COLOR_GRAY2RGB)
-    rgb = cv2.multiply(rgb, alpha, scale=1.0 / 255.0)
-    return np.asarray(cv2.add(rgb, cv2.bitwise_not(alpha)), dtype=np.uint8)
+    scaled = cv2.multiply(color, alpha, scale=1.0 / 255.0)
+    return np.asarray(cv2.add(scaled, cv2.bitwise_not(alpha)), dtype=np.uint8)

@@ -56,10 +56,16 @@ def guided_upsample(colors: U8, gray: U8, line_threshold: int = LINE_THRESHOLD) 
     haze near lines). Lines are not drawn: multiply them over afterwards.
     """
     if colors.ndim != 3 or colors.shape[2] != 3 or gray.ndim != 2:
-        raise ValueError(f"guided_upsample needs [h, w, 3] colors and a [H, W] sketch, got {colors.shape}, {gray.shape}")
+        raise ValueError(
+            f"guided_upsample needs [h, w, 3] colors and a [H, W] sketch, got {colors.shape}, {gray.shape}"
+        )
     height, width = gray.shape
     scale = max(width / colors.shape[1], height / colors.shape[0])
-    up = colors if colors.shape[:2] == gray.shape else cv2.resize(colors, (width, height), interpolation=cv2.INTER_LINEAR)
+    up = (
+        colors
+        if colors.shape[:2] == gray.shape
+        else cv2.resize(colors, (width, height), interpolation=cv2.INTER_LINEAR)
+    )
     up = np.ascontiguousarray(up)
 
     paper = (gray >= line_threshold).astype(np.uint8)
@@ -86,7 +92,9 @@ def guided_upsample(colors: U8, gray: U8, line_threshold: int = LINE_THRESHOLD) 
         wrong = todo[(own != 0) & (flat_regions[src] != own)]
     if wrong.size:
         out[wrong] = _region_means(up, flat_regions.reshape(height, width), count, wrong)
-    return np.ascontiguousarray(cv2.cvtColor(out.view(np.uint8).reshape(height, width, 4), cv2.COLOR_RGBA2RGB))
+    return np.ascontiguousarray(
+        cv2.cvtColor(out.view(np.uint8).reshape(height, width, 4), cv2.COLOR_RGBA2RGB)
+    )
 
 
 def _region_means(
@@ -117,7 +125,9 @@ def _region_means(
     return np.asarray(result)
 
 
-def _nearest_reliable(reliable: npt.NDArray[np.bool_], todo: npt.NDArray[np.intp]) -> npt.NDArray[np.intp] | None:
+def _nearest_reliable(
+    reliable: npt.NDArray[np.bool_], todo: npt.NDArray[np.intp]
+) -> npt.NDArray[np.intp] | None:
     """For the pixels ``todo`` (raster indices), the raster index of a nearby reliable pixel.
 
     None when no pixel is reliable. The nearest-pixel search (a distance transform with one label

@@ -92,7 +92,9 @@ def test_blocks_above_the_search_size_give_the_same_sides(monkeypatch: pytest.Mo
 def test_no_lines_is_a_plain_resize() -> None:
     small = np.random.default_rng(0).integers(0, 255, (32, 48, 3), dtype=np.uint8)
     gray = np.full((64, 96), 255, np.uint8)
-    assert np.array_equal(guided_upsample(small, gray), cv2.resize(small, (96, 64), interpolation=cv2.INTER_LINEAR))
+    assert np.array_equal(
+        guided_upsample(small, gray), cv2.resize(small, (96, 64), interpolation=cv2.INTER_LINEAR)
+    )
 
 
 def test_bad_shapes_are_refused() -> None:

@@ -61,12 +61,8 @@ def guided_upsample(colors: U8, gray: U8, line_threshold: int = LINE_THRESHOLD) 
         )
     height, width = gray.shape
     scale = max(width / colors.shape[1], height / colors.shape[0])
-    up = (
-        colors
-        if colors.shape[:2] == gray.shape
-        else cv2.resize(colors, (width, height), interpolation=cv2.INTER_LINEAR)
-    )
-    up = np.ascontiguousarray(up)
+    resized = colors if colors.shape[:2] == gray.shape else cv2.resize(colors, (width, height))
+    up: U8 = np.ascontiguousarray(resized, dtype=np.uint8)  # cv2.resize: bilinear by default
 
     paper = (gray >= line_threshold).astype(np.uint8)
     if not paper.any() or paper.all():

@@ -33,6 +33,7 @@ from service.settings import Settings
 logger = logging.getLogger("service")
 
 ImageFormat = Literal["png", "jpeg", "webp"]
+Upscale = Literal["guided", "resize"]
 _R = TypeVar("_R")
 
 
@@ -49,6 +50,8 @@ class OutputOptions:
     overlay_lines: bool = False
     #: One color per line-bounded region (the hints' color where given), lines drawn over.
     flat_fill: bool = False
+    #: Canvas colors -> original size: line-guided (edges on the lines, lines drawn over) or a resize.
+    upscale: Upscale = "guided"
 
 
 @dataclass(frozen=True)
@@ -64,6 +67,8 @@ class ColorizeInput:
     output: OutputOptions = field(default_factory=OutputOptions)
     #: ``time.monotonic()`` after which the result is no longer wanted.
     deadline: float | None = None
+    #: Model canvas side asked for; 0 = the server's choice (:meth:`Settings.canvas_side`).
+    canvas: int = 0
 
 
 @dataclass(frozen=True)
@@ -94,6 +99,8 @@ class ModelInfo:
     backend: str
     max_batch_size: int
     limits: imaging.InputLimits
+    max_canvas: int
+    canvas_step: int
 
 
 @dataclass(frozen=True)
@@ -120,6 +127,13 @@ class Pipeline:
         self._metrics = metrics
         self._limits = settings.limits()
         self._executor: concurrent.futures.ThreadPoolExecutor | None = None
+        # One batcher per canvas side (a batch is one tensor shape); made on first use, so at most
+        # one per multiple of the stride in the canvas range.
+        self._batchers: dict[int, MicroBatcher[_Payload, F32]] = {}
+        self._started = False
+
+    def _new_batcher(self) -> MicroBatcher[_Payload, F32]:
+        settings, backend = self._settings, self._backend
         if settings.batch_in_gateway():
             size, wait_s = settings.max_batch_size, settings.max_wait_ms / 1000
             concurrency = backend.max_concurrent_batches
@@ -127,26 +141,38 @@ class Pipeline:
             # One item per call, many calls at once: the backend (Triton's dynamic batcher) batches.
             size, wait_s = 1, 0.0
             concurrency = backend.max_concurrent_batches * settings.max_batch_size
-        self._batcher: MicroBatcher[_Payload, F32] = MicroBatcher(
+        return MicroBatcher(
             self._run_batch,
             max_batch_size=size,
             max_wait_s=wait_s,
             max_queue=settings.max_queue,
             max_concurrent_batches=concurrency,
-            on_batch=metrics.batch_size.observe,
+            on_batch=self._metrics.batch_size.observe,
         )
 
+    async def _batcher_for(self, side: int) -> MicroBatcher[_Payload, F32]:
+        batcher = self._batchers.get(side)
+        if batcher is None:
+            if not self._started:
+                raise ColorizerError("pipeline not started")
+            batcher = self._batchers[side] = self._new_batcher()
+            await batcher.start()
+        return batcher
+
     async def start(self) -> None:
-        """Start the image threads and the batcher."""
+        """Start the image threads and the batcher of the smallest canvas."""
         self._executor = concurrent.futures.ThreadPoolExecutor(
             self._settings.worker_threads(), thread_name_prefix="image"
         )
-        await self._batcher.start()
-        self._metrics.track_queue_depth(lambda: self._batcher.depth)
+        self._started = True
+        await self._batcher_for(self._settings.input_size)
+        self._metrics.track_queue_depth(lambda: sum(b.depth for b in list(self._batchers.values())))
 
     async def stop(self) -> None:
         """Finish running batches, fail queued items, stop the threads."""
-        await self._batcher.stop()
+        self._started = False
+        for batcher in list(self._batchers.values()):
+            await batcher.stop()
         if self._executor is not None:
             self._executor.shutdown(wait=True)
             self._executor = None
@@ -162,6 +188,8 @@ class Pipeline:
             backend=self._backend.name,
             max_batch_size=self._settings.max_batch_size,
             limits=self._limits,
+            max_canvas=self._settings.max_canvas,
+            canvas_step=self._settings.canvas_step,
         )
 
     async def colorize(self, item: ColorizeInput) -> ColorizeOutput:
@@ -185,6 +213,7 @@ class Pipeline:
     async def _colorize(self, item: ColorizeInput) -> ColorizeOutput:
         started = time.monotonic()
         _check_output(item.output)
+        self._check_canvas(item.canvas)
         timings: dict[str, float] = {}
 
         mark = time.monotonic()
@@ -197,7 +226,8 @@ class Pipeline:
 
         if item.deadline is not None and time.monotonic() >= item.deadline:
             raise DeadlineExceededError("deadline exceeded before inference")
-        done = await self._batcher.submit(
+        batcher = await self._batcher_for(prepared.canvas.size)
+        done = await batcher.submit(
             (prepared.sketch, prepared.hint, item.deadline), deadline=item.deadline
         )
         timings["queue"] = done.queue_s
@@ -241,7 +271,8 @@ class Pipeline:
         return gray, hint_rgba
 
     def _preprocess(self, item: ColorizeInput, gray: np.ndarray, hint_rgba: np.ndarray | None) -> _Prepared:
-        fitted, canvas = imaging.fit_sketch(gray, self._settings.input_size)
+        side = self._settings.canvas_side(gray.shape[0], gray.shape[1], item.canvas)
+        fitted, canvas = imaging.fit_sketch(gray, side)
         hint, cells = imaging.build_hint_map(canvas, item.points, item.strokes, hint_rgba, self._limits)
         return _Prepared(gray, fitted, canvas, encoding.encode_sketch(fitted), hint, cells, hint_rgba)
 
@@ -249,16 +280,32 @@ class Pipeline:
         output = item.output
         rgb = encoding.decode_color(color)
         lines = prepared.fitted
+        guided = False
         if not output.model_size:
-            rgb = imaging.restore_size(rgb, prepared.canvas)
+            canvas = prepared.canvas
             lines = prepared.gray
+            if output.upscale == "guided" and not output.flat_fill:
+                top, left = canvas.top, canvas.left
+                content = rgb[top : top + canvas.content_h, left : left + canvas.content_w]
+                content = np.ascontiguousarray(content)
+                rgb, guided = imaging.guided_upsample(content, lines), True
+            else:
+                rgb = imaging.restore_size(rgb, canvas)
         if output.flat_fill:  # original size only (checked on arrival); draws the lines itself
             h, w = lines.shape
             hints = imaging.hint_layer(h, w, item.points, item.strokes, prepared.hint_rgba)
             rgb = imaging.flatten_regions(rgb, lines, hints, gap=self._settings.flat_fill_gap_px)
-        elif output.overlay_lines:
+        elif output.overlay_lines or guided:  # the guided colors leave the lines to the sketch
             rgb = imaging.overlay_lines(rgb, lines)
         return imaging.encode_image(rgb, output.format, output.quality), rgb.shape[1], rgb.shape[0]
+
+    def _check_canvas(self, canvas: int) -> None:
+        low, high = self._settings.input_size, self._settings.max_canvas
+        if canvas and (canvas % contract.STRIDE or not low <= canvas <= high):
+            raise InvalidInputError(
+                f"canvas={canvas} must be 0 (the server's choice) or a multiple of {contract.STRIDE} "
+                f"in {low}..{high}"
+            )
 
     async def _run_batch(self, items: list[_Payload]) -> list[F32]:
         sketch = np.stack([s for s, _, _ in items])
@@ -278,6 +325,8 @@ class Pipeline:
 
 
 def _check_output(output: OutputOptions) -> None:
+    if output.upscale not in ("guided", "resize"):
+        raise InvalidInputError(f"output.upscale {output.upscale!r} is not one of guided, resize")
     if output.format not in ("png", "jpeg", "webp"):
         raise InvalidInputError(f"output.format {output.format!r} is not one of png, jpeg, webp")
     if not 0 <= output.quality <= 100:

@@ -31,6 +31,8 @@ _FORMATS: dict[int, ImageFormat] = {
     pb.IMAGE_FORMAT_JPEG: "jpeg",
     pb.IMAGE_FORMAT_WEBP: "webp",
 }
+#: Unknown values pass through as text, which the pipeline refuses naming output.upscale.
+_UPSCALES = {pb.UPSCALE_UNSPECIFIED: "guided", pb.UPSCALE_GUIDED: "guided", pb.UPSCALE_RESIZE: "resize"}
 _FORMAT_ENUM: dict[str, int] = {
     "png": pb.IMAGE_FORMAT_PNG,
     "jpeg": pb.IMAGE_FORMAT_JPEG,
@@ -134,6 +136,8 @@ class ColorizerServicer(pb_grpc.ColorizerServicer):
             hint_scale=info.hint_scale,
             backend=info.backend,
             max_batch_size=info.max_batch_size,
+            max_canvas=info.max_canvas,
+            canvas_step=info.canvas_step,
             limits=pb.Limits(
                 max_sketch_bytes=limits.max_sketch_bytes,
                 max_sketch_pixels=limits.max_sketch_pixels,
@@ -194,8 +198,10 @@ def to_input(request: pb.ColorizeRequest, deadline: float | None, rid: str | Non
             model_size=request.output.size == pb.OUTPUT_SIZE_MODEL,
             overlay_lines=request.output.overlay_lines,
             flat_fill=request.output.flat_fill,
+            upscale=_UPSCALES.get(request.output.upscale, str(request.output.upscale)),  # type: ignore[arg-type]
         ),
         deadline=deadline,
+        canvas=request.canvas,
     )
 
 

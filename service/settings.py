@@ -63,7 +63,21 @@ class Settings(BaseSettings):
     input_size: int = Field(
         contract.DEFAULT_SIZE,
         gt=0,
-        description=f"Square model canvas side in pixels (a multiple of {contract.STRIDE}).",
+        description=f"Smallest square model canvas side in pixels (a multiple of {contract.STRIDE}): "
+        "sketches up to this size run on it.",
+    )
+    max_canvas: int = Field(
+        512,
+        gt=0,
+        description="Largest model canvas side in pixels: a sketch's canvas is its long side rounded up "
+        "to canvas_step, between input_size and this; a request may ask for any multiple of "
+        f"{contract.STRIDE} in that range. Inference cost grows with its square.",
+    )
+    canvas_step: int = Field(
+        128,
+        gt=0,
+        description="Canvas sides the server chooses are multiples of this "
+        f"(a multiple of {contract.STRIDE}): fewer shapes, fuller batches.",
     )
     max_batch_size: int = Field(8, ge=1, description="Largest batch the gateway sends to the model.")
     max_wait_ms: float = Field(5.0, ge=0, description="Longest a request waits for others to fill a batch.")
@@ -155,7 +169,7 @@ class Settings(BaseSettings):
         "text", description="Log lines as plain text or one JSON object each."
     )
 
-    @field_validator("input_size")
+    @field_validator("input_size", "max_canvas", "canvas_step")
     @classmethod
     def _check_input_size(cls, value: int) -> int:
         contract.check_size(value, value)
@@ -168,6 +182,12 @@ class Settings(BaseSettings):
         if value not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
             raise ValueError(f"unknown log level {value!r}")
         return value
+
+    @model_validator(mode="after")
+    def _check_canvas_range(self) -> Settings:
+        if self.max_canvas < self.input_size:
+            raise ValueError(f"max_canvas ({self.max_canvas}) is below input_size ({self.input_size})")
+        return self
 
     @model_validator(mode="after")
     def _check_tls_pairs(self) -> Settings:
@@ -193,6 +213,15 @@ class Settings(BaseSettings):
             max_stroke_points=self.max_stroke_points,
             max_hint_image_bytes=self.max_hint_image_bytes,
         )
+
+    def canvas_side(self, height: int, width: int, requested: int = 0) -> int:
+        """The canvas side for a ``height`` x ``width`` sketch: ``requested`` when given (checked by
+        the caller), else the long side rounded up to ``canvas_step``, within the canvas range."""
+        if requested:
+            return requested
+        step = self.canvas_step
+        side = -(-max(height, width) // step) * step
+        return min(max(side, self.input_size), self.max_canvas)
 
     def in_flight_limit(self) -> int:
         """Admission limit, with 0 resolved to what the queue and two batches in work hold."""

@@ -165,6 +165,7 @@ def prepare(source: Source, opts: Options) -> dict[str, Any]:
             with ctx.Pool(opts.workers, _init_worker, (source, folder, opts.size)) as pool:
                 for rec in pool.imap_unordered(_work, todo, chunksize=8):
                     state.write(json.dumps(rec) + "\n")
+                    state.flush()  # a killed run keeps what it rendered
                     done[rec["name"]] = rec
                     bar.update(1)
         else:
@@ -172,6 +173,7 @@ def prepare(source: Source, opts: Options) -> dict[str, Any]:
             for item in todo:
                 rec = _work(item)
                 state.write(json.dumps(rec) + "\n")
+                state.flush()
                 done[rec["name"]] = rec
                 bar.update(1)
         bar.close()

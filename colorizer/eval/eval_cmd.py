@@ -88,6 +88,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=3,
         help="gap closing of those flat fills, px (COLORIZER_FLAT_FILL_GAP_PX; default 3)",
     )
+    parser.add_argument(
+        "--canvas",
+        help="comma-separated canvas sides: run each model the gateway's way on a canvas of that "
+        "size (the sketch of --size fitted to it), its colors brought back to --size by a plain "
+        "resize and by the line-guided upsampler, side by side (e.g. --size 2048 --canvas 256,512)",
+    )
     parser.add_argument("--quick", action="store_true", help="3 small cases, hints 0,4,16: a smoke run")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
@@ -140,6 +146,7 @@ def run(args: argparse.Namespace) -> int:
     from colorizer.eval.report import contact_sheet, markdown_tables, write_json, write_png
     from colorizer.eval.runner import evaluate
     from colorizer.eval.systems import (
+        CanvasSystem,
         FlatFillSystem,
         FloodFillSystem,
         NoHintsSystem,
@@ -169,6 +176,7 @@ def run(args: argparse.Namespace) -> int:
             raise ValueError(f"--seed {seed} is a training seed range (< 10**6); pick a held-out one")
 
         models: list[System] = []
+        served: System | None = None
         onnx = args.onnx
         if onnx is None and not args.checkpoint and DEFAULT_ONNX.is_file():
             onnx = DEFAULT_ONNX
@@ -181,6 +189,13 @@ def run(args: argparse.Namespace) -> int:
             if not Path(path).is_file():
                 raise ValueError(f"--checkpoint: no file at {path}")
             models.append(TorchSystem(path, name or None, threads=args.threads))
+        if args.canvas:
+            canvases = [int(v) for v in args.canvas.split(",") if v.strip()]
+            for c in canvases:
+                contract.check_size(c, c)
+            # Each model as the gateway serves a large sketch, by each upsampling path.
+            served = models[0]  # for its metadata in the report
+            models = [CanvasSystem(m, c, up) for m in models for c in canvases for up in (False, True)]
         systems: list[System] = [*models, FloodFillSystem()]
         if real:
             # The real exam compares what users get: every model, and every model's flat fill.
@@ -234,7 +249,7 @@ def run(args: argparse.Namespace) -> int:
         "seed": seed,
         "gaps": args.gaps,
         "onnx": str(onnx) if onnx else None,
-        "onnx_metadata": models[0].metadata if onnx is not None else None,  # type: ignore[attr-defined]
+        "onnx_metadata": getattr(served or models[0], "metadata", None) if onnx is not None else None,
         "checkpoints": list(args.checkpoint),
         "images": str(args.images) if args.images else None,
         "set": args.set,

@@ -4,7 +4,9 @@
 * :class:`TorchSystem`: a training checkpoint (the SGRU generator, or the plain U-Net when the
   checkpoint says ``"arch": "plain_unet"``);
 * :class:`FloodFillSystem`: the classical baseline, no learning;
-* :class:`NoHintsSystem`: another system given an empty hint map.
+* :class:`NoHintsSystem`: another system given an empty hint map;
+* :class:`CanvasSystem`: another system run the gateway's way on a sketch larger than its canvas
+  (fitted to the canvas, colors brought back by a resize or the line-guided upsampler).
 
 torch and onnxruntime are imported inside the constructors that need them.
 """
@@ -164,6 +166,52 @@ class FlatFillSystem:
         for y, x, rgb in hint_seeds(sketch, hint):
             layer[y, x] = (*rgb, 255)
         return flatten_regions(self.inner.colorize(sketch, hint), sketch, layer, gap=self.gap)
+
+
+class CanvasSystem:
+    """Another system run as the gateway runs it on a large sketch: the sketch fitted onto a
+    ``canvas`` px canvas (:func:`colorizer.imaging.fit_sketch`), the hints re-placed there from
+    their original positions (:func:`colorizer.imaging.build_hint_map`, one point per hint cell
+    at its center), the colors brought back to the sketch's size by a plain resize (``guided``
+    False: the gateway's path before the upsampler) or by
+    :func:`colorizer.imaging.upsample.guided_upsample`, and the full-size lines multiplied over
+    (both), so the comparison is of the colors only."""
+
+    uses_hints = True
+
+    def __init__(self, inner: System, canvas: int, guided: bool, name: str | None = None) -> None:
+        contract.check_size(canvas, canvas)
+        self.inner = inner
+        self.canvas = canvas
+        self.guided = guided
+        how = "guided" if guided else "resized"
+        self.name = name or f"{inner.name} @{canvas}, {how}"
+
+    def colorize(self, sketch: U8, hint: F32) -> U8:
+        from colorizer import imaging
+        from colorizer.imaging.upsample import guided_upsample
+
+        fitted, canvas = imaging.fit_sketch(sketch, self.canvas)
+        s = contract.HINT_SCALE
+        rows, cols = np.nonzero(hint[3] > 0.5)
+        points = [
+            imaging.PointHint(
+                x=(c + 0.5) * s,
+                y=(r + 0.5) * s,
+                rgb=tuple(int(v) for v in np.clip(hint[:3, r, c] * 255.0 + 0.5, 0, 255)),  # type: ignore[arg-type]
+            )
+            for r, c in zip(rows.tolist(), cols.tolist(), strict=True)
+        ]
+        limits = imaging.InputLimits(max_points=max(len(points), 1))
+        small_hint, _ = imaging.build_hint_map(canvas, points, (), None, limits)
+        colors = self.inner.colorize(fitted, small_hint)
+        if self.guided:
+            top, left = canvas.top, canvas.left
+            content = colors[top : top + canvas.content_h, left : left + canvas.content_w]
+            full = guided_upsample(np.ascontiguousarray(content), sketch)
+        else:
+            full = imaging.restore_size(colors, canvas)
+        return imaging.overlay_lines(full, sketch)
 
 
 def hint_seeds(sketch: U8, hint: F32) -> list[tuple[int, int, U8]]:

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from service.client.colorize_cmd import add_canvas_arguments
 from service.client.local import add_connection_arguments
 from service.client.security_args import SecurityArgumentError, client_security
 
@@ -35,6 +36,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--flat-fill", action="store_true", help="flat colors: one per line-bounded region, lines drawn over"
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_canvas_arguments(parser)
     add_connection_arguments(parser)
 
 
@@ -62,6 +64,8 @@ def run(args: argparse.Namespace) -> int:
         extract_lines=args.extract_lines,
         overlay_lines=args.overlay_lines,
         flat_fill=args.flat_fill,
+        upscale=args.upscale,
+        canvas=args.canvas,
     )
     try:
         summary = asyncio.run(

@@ -38,6 +38,8 @@ FORMATS: dict[str, pb.ImageFormat] = {
     "jpeg": pb.IMAGE_FORMAT_JPEG,
     "webp": pb.IMAGE_FORMAT_WEBP,
 }
+#: How the model's colors reach the original size (OutputOptions.upscale).
+UPSCALES: dict[str, pb.Upscale] = {"guided": pb.UPSCALE_GUIDED, "resize": pb.UPSCALE_RESIZE}
 _FORMAT_NAMES = {v: k for k, v in FORMATS.items()} | {pb.IMAGE_FORMAT_UNSPECIFIED: "png"}
 #: File extension written for each output format.
 EXTENSIONS = {"png": ".png", "jpeg": ".jpg", "webp": ".webp"}
@@ -100,10 +102,19 @@ class ColorizeOptions:
     model_size: bool = False
     #: Flat colors: one color per line-bounded region (the hints' where given), lines drawn over.
     flat_fill: bool = False
+    #: Canvas colors -> original size: "guided" (color edges on the lines, lines drawn over) or
+    #: "resize" (a plain resize).
+    upscale: str = "guided"
+    #: Model canvas side (a multiple of 16 in the server's range); 0 = the server's choice.
+    canvas: int = 0
 
     def __post_init__(self) -> None:
         if self.format not in FORMATS:
             raise ValueError(f"unknown format {self.format!r}; choose one of {sorted(FORMATS)}")
+        if self.upscale not in UPSCALES:
+            raise ValueError(f"unknown upscale {self.upscale!r}; choose one of {sorted(UPSCALES)}")
+        if self.canvas < 0:
+            raise ValueError(f"canvas must be >= 0 (0 = the server's choice), got {self.canvas}")
         if self.flat_fill and self.model_size:
             raise ValueError(
                 "flat_fill works on the original-size image; it cannot be combined with model_size"
@@ -178,7 +189,9 @@ def build_request(
             size=pb.OUTPUT_SIZE_MODEL if options.model_size else pb.OUTPUT_SIZE_ORIGINAL,
             overlay_lines=options.overlay_lines,
             flat_fill=options.flat_fill,
+            upscale=UPSCALES[options.upscale],
         ),
+        canvas=options.canvas,
     )
 
 

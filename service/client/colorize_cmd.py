@@ -43,7 +43,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--quality", type=int, default=0, help="JPEG/WebP quality 1..100 (0 = server default)"
     )
+    add_canvas_arguments(parser)
     add_connection_arguments(parser)
+
+
+def add_canvas_arguments(parser: argparse.ArgumentParser) -> None:
+    """--canvas and --upscale: the model canvas and how its colors reach the original size."""
+    parser.add_argument(
+        "--canvas",
+        type=int,
+        default=0,
+        help="model canvas side, px (a multiple of 16 in the server's range; 0 = the server's choice, "
+        "from the sketch's size)",
+    )
+    parser.add_argument(
+        "--upscale",
+        choices=("guided", "resize"),
+        default="guided",
+        help="canvas colors to the original size: guided (color edges on the lines, lines drawn "
+        "over; default) or a plain resize",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -76,6 +95,8 @@ def run(args: argparse.Namespace) -> int:
         extract_lines=args.extract_lines,
         overlay_lines=args.overlay_lines,
         flat_fill=args.flat_fill,
+        upscale=args.upscale,
+        canvas=args.canvas,
     )
     request = build_request(
         sketch, hints, hint_image=hint_image, options=options, request_id=args.sketch.name

@@ -52,6 +52,8 @@ def make_settings(model_repository: Path) -> Callable[..., Any]:
             metrics_port=0,
             model_repository=model_repository,
             input_size=TEST_SIZE,
+            # One canvas for the tests that are not about canvases (they set it themselves).
+            max_canvas=TEST_SIZE,
             workers=2,
             intra_op_threads=1,
             max_wait_ms=20,

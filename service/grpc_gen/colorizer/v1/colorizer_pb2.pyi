@@ -21,6 +21,12 @@ class OutputSize(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     OUTPUT_SIZE_ORIGINAL: _ClassVar[OutputSize]
     OUTPUT_SIZE_MODEL: _ClassVar[OutputSize]
 
+class Upscale(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    UPSCALE_UNSPECIFIED: _ClassVar[Upscale]
+    UPSCALE_GUIDED: _ClassVar[Upscale]
+    UPSCALE_RESIZE: _ClassVar[Upscale]
+
 class SketchMode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     SKETCH_MODE_UNSPECIFIED: _ClassVar[SketchMode]
@@ -33,6 +39,9 @@ IMAGE_FORMAT_WEBP: ImageFormat
 OUTPUT_SIZE_UNSPECIFIED: OutputSize
 OUTPUT_SIZE_ORIGINAL: OutputSize
 OUTPUT_SIZE_MODEL: OutputSize
+UPSCALE_UNSPECIFIED: Upscale
+UPSCALE_GUIDED: Upscale
+UPSCALE_RESIZE: Upscale
 SKETCH_MODE_UNSPECIFIED: SketchMode
 SKETCH_MODE_LINES: SketchMode
 SKETCH_MODE_EXTRACT: SketchMode
@@ -78,21 +87,23 @@ class StrokeHint(_message.Message):
     def __init__(self, points: _Optional[_Iterable[_Union[Point, _Mapping]]] = ..., width: _Optional[float] = ..., color: _Optional[_Union[Color, _Mapping]] = ...) -> None: ...
 
 class OutputOptions(_message.Message):
-    __slots__ = ("format", "quality", "size", "overlay_lines", "flat_fill")
+    __slots__ = ("format", "quality", "size", "overlay_lines", "flat_fill", "upscale")
     FORMAT_FIELD_NUMBER: _ClassVar[int]
     QUALITY_FIELD_NUMBER: _ClassVar[int]
     SIZE_FIELD_NUMBER: _ClassVar[int]
     OVERLAY_LINES_FIELD_NUMBER: _ClassVar[int]
     FLAT_FILL_FIELD_NUMBER: _ClassVar[int]
+    UPSCALE_FIELD_NUMBER: _ClassVar[int]
     format: ImageFormat
     quality: int
     size: OutputSize
     overlay_lines: bool
     flat_fill: bool
-    def __init__(self, format: _Optional[_Union[ImageFormat, str]] = ..., quality: _Optional[int] = ..., size: _Optional[_Union[OutputSize, str]] = ..., overlay_lines: _Optional[bool] = ..., flat_fill: _Optional[bool] = ...) -> None: ...
+    upscale: Upscale
+    def __init__(self, format: _Optional[_Union[ImageFormat, str]] = ..., quality: _Optional[int] = ..., size: _Optional[_Union[OutputSize, str]] = ..., overlay_lines: _Optional[bool] = ..., flat_fill: _Optional[bool] = ..., upscale: _Optional[_Union[Upscale, str]] = ...) -> None: ...
 
 class ColorizeRequest(_message.Message):
-    __slots__ = ("request_id", "sketch", "sketch_mode", "points", "strokes", "hint_image", "output")
+    __slots__ = ("request_id", "sketch", "sketch_mode", "points", "strokes", "hint_image", "output", "canvas")
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     SKETCH_FIELD_NUMBER: _ClassVar[int]
     SKETCH_MODE_FIELD_NUMBER: _ClassVar[int]
@@ -100,6 +111,7 @@ class ColorizeRequest(_message.Message):
     STROKES_FIELD_NUMBER: _ClassVar[int]
     HINT_IMAGE_FIELD_NUMBER: _ClassVar[int]
     OUTPUT_FIELD_NUMBER: _ClassVar[int]
+    CANVAS_FIELD_NUMBER: _ClassVar[int]
     request_id: str
     sketch: bytes
     sketch_mode: SketchMode
@@ -107,7 +119,8 @@ class ColorizeRequest(_message.Message):
     strokes: _containers.RepeatedCompositeFieldContainer[StrokeHint]
     hint_image: bytes
     output: OutputOptions
-    def __init__(self, request_id: _Optional[str] = ..., sketch: _Optional[bytes] = ..., sketch_mode: _Optional[_Union[SketchMode, str]] = ..., points: _Optional[_Iterable[_Union[PointHint, _Mapping]]] = ..., strokes: _Optional[_Iterable[_Union[StrokeHint, _Mapping]]] = ..., hint_image: _Optional[bytes] = ..., output: _Optional[_Union[OutputOptions, _Mapping]] = ...) -> None: ...
+    canvas: int
+    def __init__(self, request_id: _Optional[str] = ..., sketch: _Optional[bytes] = ..., sketch_mode: _Optional[_Union[SketchMode, str]] = ..., points: _Optional[_Iterable[_Union[PointHint, _Mapping]]] = ..., strokes: _Optional[_Iterable[_Union[StrokeHint, _Mapping]]] = ..., hint_image: _Optional[bytes] = ..., output: _Optional[_Union[OutputOptions, _Mapping]] = ..., canvas: _Optional[int] = ...) -> None: ...
 
 class StageTimings(_message.Message):
     __slots__ = ("decode_ms", "preprocess_ms", "queue_ms", "inference_ms", "postprocess_ms", "total_ms")
@@ -188,7 +201,7 @@ class Limits(_message.Message):
     def __init__(self, max_sketch_bytes: _Optional[int] = ..., max_sketch_pixels: _Optional[int] = ..., max_points: _Optional[int] = ..., max_strokes: _Optional[int] = ..., max_stroke_points: _Optional[int] = ..., max_hint_image_bytes: _Optional[int] = ..., max_radius: _Optional[float] = ...) -> None: ...
 
 class ModelInfo(_message.Message):
-    __slots__ = ("model_name", "model_version", "input_size", "size_multiple", "hint_scale", "backend", "max_batch_size", "limits")
+    __slots__ = ("model_name", "model_version", "input_size", "size_multiple", "hint_scale", "backend", "max_batch_size", "limits", "max_canvas", "canvas_step")
     MODEL_NAME_FIELD_NUMBER: _ClassVar[int]
     MODEL_VERSION_FIELD_NUMBER: _ClassVar[int]
     INPUT_SIZE_FIELD_NUMBER: _ClassVar[int]
@@ -197,6 +210,8 @@ class ModelInfo(_message.Message):
     BACKEND_FIELD_NUMBER: _ClassVar[int]
     MAX_BATCH_SIZE_FIELD_NUMBER: _ClassVar[int]
     LIMITS_FIELD_NUMBER: _ClassVar[int]
+    MAX_CANVAS_FIELD_NUMBER: _ClassVar[int]
+    CANVAS_STEP_FIELD_NUMBER: _ClassVar[int]
     model_name: str
     model_version: str
     input_size: int
@@ -205,4 +220,6 @@ class ModelInfo(_message.Message):
     backend: str
     max_batch_size: int
     limits: Limits
-    def __init__(self, model_name: _Optional[str] = ..., model_version: _Optional[str] = ..., input_size: _Optional[int] = ..., size_multiple: _Optional[int] = ..., hint_scale: _Optional[int] = ..., backend: _Optional[str] = ..., max_batch_size: _Optional[int] = ..., limits: _Optional[_Union[Limits, _Mapping]] = ...) -> None: ...
+    max_canvas: int
+    canvas_step: int
+    def __init__(self, model_name: _Optional[str] = ..., model_version: _Optional[str] = ..., input_size: _Optional[int] = ..., size_multiple: _Optional[int] = ..., hint_scale: _Optional[int] = ..., backend: _Optional[str] = ..., max_batch_size: _Optional[int] = ..., limits: _Optional[_Union[Limits, _Mapping]] = ..., max_canvas: _Optional[int] = ..., canvas_step: _Optional[int] = ...) -> None: ...

@@ -35,6 +35,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--limit", type=int, help="only the first N candidates of each source (a quick run)"
     )
     parser.add_argument(
+        "--only-split",
+        choices=("train", "val", "test"),
+        help="only the candidates of this split (by drawing, as in the full set), before --limit: "
+        "e.g. the held-out drawings at another --size into another --out",
+    )
+    parser.add_argument(
         "--faces", type=int, default=1000, help="how many facesjs faces to generate (default 1000)"
     )
     parser.add_argument("--workers", type=int, default=2, help="rendering processes (default 2)")
@@ -77,6 +83,7 @@ def run(args: argparse.Namespace) -> int:
             size=args.size,
             shares=shares,  # type: ignore[arg-type]
             limit=args.limit,
+            only_split=args.only_split,
             workers=max(1, args.workers),
             progress=not args.no_progress,
         )

@@ -46,6 +46,10 @@ class Options:
     shares: tuple[int, int, int] = DEFAULT_SPLIT
     #: Only the first ``limit`` candidates (a quick run); None for all.
     limit: int | None = None
+    #: Only the candidates of this split (e.g. "test", to render the held-out drawings at another
+    #: size); applied before ``limit``. The split is by drawing over all candidates, so a pair
+    #: keeps the split it has in the full data set.
+    only_split: str | None = None
     workers: int = 2
     progress: bool = True
 
@@ -105,6 +109,8 @@ def _recipe(source: Source, opts: Options) -> dict[str, Any]:
         "size": opts.size,
         "shares": list(opts.shares),
         "limit": opts.limit,
+        # only when set: the recipes of full runs stay as they were (no re-render)
+        **({"only_split": opts.only_split} if opts.only_split else {}),
         **getattr(source, "recipe", {}),
     }
 
@@ -130,6 +136,12 @@ def prepare(source: Source, opts: Options) -> dict[str, Any]:
     started = time.monotonic()
     root = source.fetch(opts.cache)
     items = list(source.items(root))
+    if opts.only_split is not None:
+        # Whole drawings go (all of a drawing's items share its split), so the drawing ids, the
+        # smallest key of each group, are the ones the full data set gives.
+        drawings = group_drawings([i.keys for i in items])
+        wanted = [split_of(d, opts.shares) == opts.only_split for d in drawings]
+        items = [i for i, keep in zip(items, wanted, strict=True) if keep]
     if opts.limit is not None:
         items = items[: opts.limit]
     names = [i.name for i in items]

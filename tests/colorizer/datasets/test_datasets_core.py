@@ -128,6 +128,22 @@ def test_prepare_twice_does_no_work_and_resumes_an_interrupted_run(
     assert bigger["size"] == 96 and read_pair(folder, "1F600").lines.shape == (96, 96)
 
 
+def test_only_split_renders_one_split_with_the_full_sets_drawings_and_splits(
+    fixture_root: Path, tmp_path: Path
+) -> None:
+    source = FixtureOpenMoji(fixture_root / "openmoji")
+    full = prepare(source, Options(out=tmp_path / "full", cache=tmp_path, size=64, workers=1, progress=False))
+    for split in ("train", "val", "test"):
+        opts = Options(
+            out=tmp_path / split, cache=tmp_path, size=64, workers=1, progress=False, only_split=split
+        )
+        part = prepare(source, opts)
+        expected = [p for p in full["pairs"] if p["split"] == split]
+        assert part["pairs"] == expected  # same names, drawing ids and split as in the full set
+        assert part["made_by"]["only_split"] == split
+    assert "only_split" not in full["made_by"]  # a full run's recipe is as before: no re-render
+
+
 def test_parallel_workers_give_the_same_files(fixture_root: Path, tmp_path: Path) -> None:
     source = FixtureOpenMoji(fixture_root / "openmoji")
     one = prepare(source, Options(out=tmp_path / "a", cache=tmp_path, size=64, workers=1, progress=False))

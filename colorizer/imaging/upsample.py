@@ -41,6 +41,8 @@ BAND_CANVAS_PX = 2.0
 MIN_BAND_PX = 1.5
 #: The nearest-reliable-pixel search runs on blocks above this many pixels (see _nearest_reliable).
 SEARCH_PIXELS = 2**20
+#: Region means are taken over a regular sample of about this many pixels.
+MEAN_SAMPLE_PIXELS = 2**19
 
 
 def band_width(scale: float) -> float:
@@ -87,37 +89,41 @@ def guided_upsample(colors: U8, gray: U8, line_threshold: int = LINE_THRESHOLD) 
         # A source across a line (another region) is wrong; line pixels (region 0) take any.
         wrong = todo[(own != 0) & (flat_regions[src] != own)]
     if wrong.size:
-        out[wrong] = _region_means(up, flat_regions.reshape(height, width), count, wrong)
+        out[wrong] = _region_means(up, packed, flat_regions.reshape(height, width), count, wrong)
     return np.ascontiguousarray(
         cv2.cvtColor(out.view(np.uint8).reshape(height, width, 4), cv2.COLOR_RGBA2RGB)
     )
 
 
 def _region_means(
-    up: U8, regions: npt.NDArray[np.int32], count: int, pixels: npt.NDArray[np.intp]
+    up: U8,
+    packed: npt.NDArray[np.uint32],
+    regions: npt.NDArray[np.int32],
+    count: int,
+    pixels: npt.NDArray[np.intp],
 ) -> npt.NDArray[np.uint32]:
-    """The mean color (packed RGBA) of the region of each pixel in ``pixels`` (raster indices).
+    """The mean color (packed like ``packed``) of the region of each pixel in ``pixels``.
 
     The best guess for a region with no reliable core of its own (thinner than two bands). Means
-    over every 2nd pixel each way (a mean needs no more); a region too small to appear in that
-    sample keeps its resized colors.
+    over a regular sample of about :data:`MEAN_SAMPLE_PIXELS` (a mean needs no more); a region
+    too small to appear in the sample keeps its resized colors (``packed``).
     """
     flat = regions.ravel()
     of_pixels = flat[pixels]
     needed = np.zeros(count, dtype=bool)
     needed[of_pixels] = True
-    sub = regions[::2, ::2].ravel()
+    step = max(1, int(np.sqrt(regions.size / MEAN_SAMPLE_PIXELS)))
+    sub = regions[::step, ::step].ravel()
     keep = needed[sub]
-    sub, colors = sub[keep], up[::2, ::2].reshape(-1, 3)[keep].astype(np.float64)
+    sub, colors = sub[keep], up[::step, ::step].reshape(-1, 3)[keep]
     sizes = np.bincount(sub, minlength=count)
-    means = np.stack([np.bincount(sub, weights=colors[:, c], minlength=count) for c in range(3)], axis=1)
     rgba = np.full((count, 4), 255, dtype=np.uint8)
-    rgba[:, :3] = np.clip(np.rint(means / np.maximum(sizes, 1)[:, None]), 0, 255)
+    for c in range(3):
+        sums = np.bincount(sub, weights=colors[:, c], minlength=count)
+        rgba[:, c] = np.clip(np.rint(sums / np.maximum(sizes, 1)), 0, 255)
     result = rgba.view(np.uint32).ravel()[of_pixels]
     unseen = sizes[of_pixels] == 0
-    if unseen.any():
-        original = np.ascontiguousarray(cv2.cvtColor(up, cv2.COLOR_RGB2RGBA)).view(np.uint32).ravel()
-        result[unseen] = original[pixels[unseen]]
+    result[unseen] = packed[pixels[unseen]]
     return np.asarray(result)
 
 

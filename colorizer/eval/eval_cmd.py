@@ -199,7 +199,12 @@ def run(args: argparse.Namespace) -> int:
         systems: list[System] = [*models, FloodFillSystem()]
         if real:
             # The real exam compares what users get: every model, and every model's flat fill.
-            systems = [s for m in models for s in (m, FlatFillSystem(m, gap=args.flat_fill_gap))]
+            # (With --canvas, on the guided path only: flat fill repaints the regions either way.)
+            systems = [
+                s
+                for m in models
+                for s in (m, FlatFillSystem(m, gap=args.flat_fill_gap))[: 1 + getattr(m, "guided", True)]
+            ]
             systems.append(FloodFillSystem())
         elif args.flat_fill and models:
             systems.insert(1, FlatFillSystem(models[0], gap=args.flat_fill_gap))

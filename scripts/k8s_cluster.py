@@ -312,7 +312,8 @@ def _node_status(spec: NodeSpec) -> Obj:
         **node["status"],
         "conditions": [{"type": t, "status": s, "reason": r, "message": "simulated node",
                         "lastHeartbeatTime": now, "lastTransitionTime": now} for t, s, r in healthy],
-        "addresses": [{"type": "InternalIP", "address": "127.0.0.1"}, {"type": "Hostname", "address": spec.name}],
+        "addresses": [{"type": "InternalIP", "address": "127.0.0.1"},
+                      {"type": "Hostname", "address": spec.name}],
         "nodeInfo": {"machineID": spec.name, "systemUUID": spec.name, "bootID": spec.name,
                      "kernelVersion": "simulated", "osImage": "simulated", "containerRuntimeVersion": "simulated://0",
                      "kubeletVersion": KUBE_VERSION, "kubeProxyVersion": KUBE_VERSION,
@@ -337,6 +338,8 @@ class NodeSimulator:
         self._thread: threading.Thread | None = None
         self._ips: dict[str, str] = {}
         self.errors: list[str] = []
+        # Pods whose containers a kubelet could not start, with why (a missing Secret, ...).
+        self.waiting: dict[str, str] = {}
 
     def start(self) -> None:
         for spec in self.nodes.values():
@@ -389,6 +392,47 @@ class NodeSimulator:
             self._ips[uid] = f"10.244.{n // 250}.{n % 250 + 1}"
         return self._ips[uid]
 
+    def _missing(self, pod: Obj) -> str:
+        """What a kubelet would wait for before starting the Pod's containers ("" = nothing).
+
+        Secrets and ConfigMaps named by volumes, envFrom and env (with the keys asked for), and
+        claims that must be Bound: the objects a chart can get wrong by name.
+        """
+        ns = pod["metadata"]["namespace"]
+        wanted: list[tuple[str, str, list[str]]] = []  # (kind, name, keys)
+        for volume in pod["spec"].get("volumes", []):
+            for kind, key in (("secrets", "secretName"), ("configmaps", "name")):
+                src = volume.get("secret" if kind == "secrets" else "configMap")
+                if src and not src.get("optional"):
+                    wanted.append((kind, src[key], [i["key"] for i in src.get("items", [])]))
+            if "persistentVolumeClaim" in volume:
+                wanted.append(("persistentvolumeclaims", volume["persistentVolumeClaim"]["claimName"], []))
+        for c in pod["spec"].get("initContainers", []) + pod["spec"]["containers"]:
+            for ref in c.get("envFrom", []):
+                for kind, key in (("secrets", "secretRef"), ("configmaps", "configMapRef")):
+                    if key in ref and not ref[key].get("optional"):
+                        wanted.append((kind, ref[key]["name"], []))
+            for env in c.get("env", []):
+                for kind, key in (("secrets", "secretKeyRef"), ("configmaps", "configMapKeyRef")):
+                    ref = env.get("valueFrom", {}).get(key)
+                    if ref and not ref.get("optional"):
+                        wanted.append((kind, ref["name"], [ref["key"]]))
+        for kind, name, keys in wanted:
+            try:
+                obj = self.api.get(f"/api/v1/namespaces/{ns}/{kind}/{quote(name)}")
+            except ApiError as exc:
+                if exc.status == 404:
+                    return f"{kind} {name!r} not found"
+                raise
+            if kind == "persistentvolumeclaims":
+                if obj.get("status", {}).get("phase") != "Bound":
+                    return f"persistentvolumeclaim {name!r} is not Bound"
+                continue
+            absent = [k for k in keys if k not in {**obj.get("data", {}), **obj.get("binaryData", {})}]
+            if absent:
+                return f"{kind} {name!r} has no key {absent[0]!r}"
+        return ""
+
     def _sync(self, pod: Obj) -> None:
         meta = pod["metadata"]
         path = f"/api/v1/namespaces/{meta['namespace']}/pods/{quote(meta['name'])}"
@@ -399,20 +443,26 @@ class NodeSimulator:
             return
         if pod.get("status", {}).get("phase") == "Running":
             return
+        missing = self._missing(pod)
+        if missing:  # a kubelet would not start the containers either: the Pod stays Pending
+            self.waiting[f"{meta['namespace']}/{meta['name']}"] = missing
+            return
+        self.waiting.pop(f"{meta['namespace']}/{meta['name']}", None)
         now = _now_s()
         ip = self._ip(meta["uid"])
 
         def statuses(containers: list[Obj], done: bool) -> list[Obj]:
-            state = ({"terminated": {"exitCode": 0, "reason": "Completed", "startedAt": now, "finishedAt": now}}
-                     if done else {"running": {"startedAt": now}})
+            finished = {"exitCode": 0, "reason": "Completed", "startedAt": now, "finishedAt": now}
+            state = {"terminated": finished} if done else {"running": {"startedAt": now}}
             return [{"name": c["name"], "image": c["image"], "imageID": "", "containerID": f"simulated://{c['name']}",
                      "ready": not done, "started": not done, "restartCount": 0, "state": state}
                     for c in containers]
 
-        conditions = [{"type": t, "status": "True", "lastTransitionTime": now} for t in
-                      ("PodReadyToStartContainers", "Initialized", "ContainersReady", "Ready", "PodScheduled")]
+        kinds = ("PodReadyToStartContainers", "Initialized", "ContainersReady", "Ready", "PodScheduled")
+        conditions = [{"type": t, "status": "True", "lastTransitionTime": now} for t in kinds]
         status: Obj = {"phase": "Running", "conditions": conditions, "hostIP": "127.0.0.1",
-                       "hostIPs": [{"ip": "127.0.0.1"}], "podIP": ip, "podIPs": [{"ip": ip}], "startTime": now,
+                       "hostIPs": [{"ip": "127.0.0.1"}], "podIP": ip, "podIPs": [{"ip": ip}],
+                       "startTime": now,
                        "containerStatuses": statuses(pod["spec"]["containers"], done=False)}
         if pod["spec"].get("initContainers"):
             status["initContainerStatuses"] = statuses(pod["spec"]["initContainers"], done=True)
@@ -478,6 +528,7 @@ class ControlPlane:
         self.kubeconfig = self.dir / "kubeconfig"
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
         self.startup_s = 0.0
+        self.simulator: NodeSimulator | None = None  # set by cluster()
         self._api: Api | None = None
 
     @property
@@ -499,8 +550,8 @@ class ControlPlane:
 
     def _spawn(self, name: str, argv: list[str]) -> None:
         log = (self.dir / f"{name}.log").open("wb")
-        self.procs[name] = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                            cwd=self.dir, start_new_session=True)
+        self.procs[name] = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT,
+                                            stdin=subprocess.DEVNULL, cwd=self.dir, start_new_session=True)
         log.close()
 
     def log_tail(self, name: str, chars: int = 2000) -> str:
@@ -584,20 +635,24 @@ class ControlPlane:
         raise ClusterError(f"timed out after {self.timeout_s:.0f} s waiting for {what}")
 
     def stop(self) -> None:
-        """SIGTERM each process (scheduler first, etcd last), SIGKILL after 10 s; remove the folder."""
-        for name in reversed(list(self.procs)):
-            proc = self.procs[name]
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
+        """SIGTERM the components, then etcd, by PID; SIGKILL what outlives 10 s; remove the folder."""
+        components = [p for n, p in self.procs.items() if n != "etcd"]
+        for group in (components, [p for n, p in self.procs.items() if n == "etcd"]):
+            for proc in group:
+                if proc.poll() is None:
+                    proc.send_signal(signal.SIGTERM)
+            for proc in group:
                 try:
                     proc.wait(timeout=10)
                 except subprocess.TimeoutExpired:
+                    logger.warning("pid %d outlived SIGTERM by 10 s: SIGKILL", proc.pid)
                     proc.kill()
                     proc.wait(timeout=10)
         self.procs.clear()
         shutil.rmtree(self.dir, ignore_errors=True)
 
-    def helm(self, *args: str, check: bool = True, timeout_s: float = 300) -> subprocess.CompletedProcess[str]:
+    def helm(self, *args: str, check: bool = True,
+             timeout_s: float = 300) -> subprocess.CompletedProcess[str]:
         """Run the real Helm CLI against this cluster (its own HOME: no discovery cache carried over)."""
         home = self.dir / "helm-home"
         shutil.rmtree(home / ".kube" / "cache", ignore_errors=True)  # fresh API discovery every call
@@ -628,13 +683,14 @@ DEFAULT_NODES = [
 
 
 @contextlib.contextmanager
-def cluster(nodes: list[NodeSpec] | None = None, environ: Mapping[str, str] | None = None) -> Iterator[ControlPlane]:
+def cluster(nodes: list[NodeSpec] | None = None,
+            environ: Mapping[str, str] | None = None) -> Iterator[ControlPlane]:
     """A started control plane with simulated nodes; everything stopped and removed on exit."""
     tools = fetch_tools(environ)
     with ControlPlane(tools) as plane:
         sim = NodeSimulator(plane.api, nodes if nodes is not None else DEFAULT_NODES)
         sim.start()
-        plane.simulator = sim  # type: ignore[attr-defined]
+        plane.simulator = sim
         try:
             yield plane
         finally:
@@ -642,7 +698,8 @@ def cluster(nodes: list[NodeSpec] | None = None, environ: Mapping[str, str] | No
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("command", choices=["fetch", "up"])
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
@@ -652,7 +709,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{name}: {path}")
             return 0
         with cluster() as plane:
-            print(f"export KUBECONFIG={plane.kubeconfig}   # started in {plane.startup_s:.1f} s; Ctrl-C stops it")
+            print(f"export KUBECONFIG={plane.kubeconfig}   "
+                  f"# started in {plane.startup_s:.1f} s; Ctrl-C stops it")
             with contextlib.suppress(KeyboardInterrupt):
                 signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
                 while True:

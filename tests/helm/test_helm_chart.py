@@ -457,7 +457,7 @@ def test_pdbs_select_their_deployments(case: tuple[str, dict[str, Any], list[Man
 def test_service_monitor_without_the_crd_fails_with_what_to_do() -> None:
     # Offline, like a cluster without the Prometheus Operator: no monitoring.coreos.com/v1. The
     # ServiceMonitors themselves are checked on a real API server with the CRD (tests_k8s).
-    with pytest.raises(helm_python.HelmRenderError, match="ServiceMonitor CRD .*--api-versions"):
+    with pytest.raises(helm_python.HelmRenderError, match=r"ServiceMonitor CRD .*--api-versions"):
         render_chart({"metrics": {"serviceMonitor": {"enabled": True}}})
 
 

@@ -87,12 +87,16 @@ class Tools:
 def binaries_dir(environ: Mapping[str, str]) -> Path:
     """The folder holding the control-plane tarball and its SHA256SUMS.
 
-    ``COLORIZER_K8S_DIR`` when set, else ``shared/k8s`` inside or beside the repository.
+    ``COLORIZER_K8S_DIR`` when set, else ``shared/k8s`` inside or beside the repository (or
+    beside the local checkout it was cloned from).
     """
     if environ.get(ENV_BINARIES):
         candidates = [Path(environ[ENV_BINARIES])]
     else:
         candidates = [ROOT / "shared" / "k8s", ROOT.parent / "shared" / "k8s"]
+        origin = _local_origin()
+        if origin is not None:  # a clone of a local checkout: beside that checkout
+            candidates.append(origin.parent / "shared" / "k8s")
     for folder in candidates:
         if (folder / CONTROL_PLANE_TARBALL).is_file():
             return folder
@@ -101,6 +105,17 @@ def binaries_dir(environ: Mapping[str, str]) -> Path:
         f"binaries live in ../shared/k8s/ beside the repository (see its README.md); point "
         f"{ENV_BINARIES} at the folder holding them and SHA256SUMS"
     )
+
+
+def _local_origin() -> Path | None:
+    """The checkout this one was cloned from, when its origin is a local folder."""
+    try:
+        url = subprocess.run(["git", "-C", str(ROOT), "config", "--get", "remote.origin.url"],
+                             capture_output=True, text=True, timeout=10, check=False).stdout.strip()
+    except OSError:
+        return None
+    path = Path(url.removeprefix("file://"))
+    return path.resolve() if url and path.is_absolute() and path.is_dir() else None
 
 
 def cache_dir(environ: Mapping[str, str]) -> Path:

@@ -153,10 +153,12 @@ def create_namespace(api: k8s_cluster.Api, name: str) -> None:
 
 @contextmanager
 def release(plane: ControlPlane, namespace: str, values: Obj, tmp: Path,
-            setup: Callable[[Release], None] | None = None) -> Iterator[Release]:
+            setup: Callable[[Release], None] | None = None, kept: frozenset[str] = frozenset()
+            ) -> Iterator[Release]:
     """Checks the manifests on the server (strict dry run), installs with --wait, yields, uninstalls.
 
-    After the uninstall nothing of the release may be left in the namespace.
+    After the uninstall nothing of the release may be left in the namespace but ``kept`` (what
+    the chart documents it keeps).
     """
     create_namespace(plane.api, namespace)
     rel = Release(plane, namespace, values, tmp)
@@ -168,7 +170,8 @@ def release(plane: ControlPlane, namespace: str, values: Obj, tmp: Path,
         yield rel
     finally:
         rel.helm("uninstall", RELEASE, "--wait", "--timeout", WAIT)
-        wait_for(lambda: not rel.leftovers(), f"nothing left of {namespace}/{RELEASE}", timeout_s=45)
+        wait_for(lambda: set(rel.leftovers()) == kept,
+                 f"nothing but {sorted(kept)} left of {namespace}/{RELEASE}", timeout_s=45)
         plane.api.delete(f"/api/v1/namespaces/{namespace}")
 
 
@@ -235,13 +238,23 @@ def claim_with_the_repository(rel: Release) -> None:
     rel.api.post("/api/v1/persistentvolumes", {
         "apiVersion": "v1", "kind": "PersistentVolume", "metadata": {"name": pv},
         "spec": {"capacity": {"storage": "1Gi"}, "accessModes": ["ReadOnlyMany"], "storageClassName": "",
-                 "persistentVolumeReclaimPolicy": "Delete", "hostPath": {"path": "/srv/model_repository"}}})
+                 "persistentVolumeReclaimPolicy": "Retain", "hostPath": {"path": "/srv/model_repository"}}})
     rel.api.post(f"/api/v1/namespaces/{rel.namespace}/persistentvolumeclaims", {
         "apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": "models"},
         "spec": {"accessModes": ["ReadOnlyMany"], "storageClassName": "", "volumeName": pv,
                  "resources": {"requests": {"storage": "1Gi"}}}})
     wait_for(lambda: rel.api.get(f"/api/v1/namespaces/{rel.namespace}/persistentvolumeclaims/models")
              .get("status", {}).get("phase") == "Bound", "the claim to bind")
+
+
+def volume_for_the_engine_cache(rel: Release) -> None:
+    """A PersistentVolume reserved for the claim the chart creates (no provisioner runs here)."""
+    claim = f"{TRITON}-engine-cache"
+    rel.api.post("/api/v1/persistentvolumes", {
+        "apiVersion": "v1", "kind": "PersistentVolume", "metadata": {"name": f"cache-{rel.namespace}"},
+        "spec": {"capacity": {"storage": "10Gi"}, "accessModes": ["ReadWriteOnce"], "storageClassName": "",
+                 "persistentVolumeReclaimPolicy": "Retain", "hostPath": {"path": "/srv/engine-cache"},
+                 "claimRef": {"namespace": rel.namespace, "name": claim}}})
 
 
 VALUE_SETS: dict[str, tuple[Obj, Callable[[Release], None] | None]] = {
@@ -325,6 +338,20 @@ def test_autoscaling_hpa_is_accepted_and_says_it_needs_metrics_server(plane: Con
             return next(inactive, None)
         condition = wait_for(metrics_condition, "the HPA's ScalingActive condition", timeout_s=30)
         assert "metrics" in condition["message"], condition
+
+
+def test_the_engine_cache_claim_binds_and_is_kept_on_uninstall(plane: ControlPlane, tmp_path: Path) -> None:
+    values = {"triton": {"engineCache": {"persistence": {"enabled": True}}}}
+    claim = f"{TRITON}-engine-cache"
+    kept = frozenset({f"PersistentVolumeClaim/{claim}"})  # helm.sh/resource-policy: keep (documented)
+    with release(plane, "engine-cache", values, tmp_path, volume_for_the_engine_cache, kept) as rel:
+        assert_ready_on_the_right_nodes(rel)
+        assert_stored_as_rendered(rel)
+        pvc = rel.api.get(f"/api/v1/namespaces/{rel.namespace}/persistentvolumeclaims/{claim}")
+        assert pvc["status"]["phase"] == "Bound"
+        (triton,) = rel.pods("triton")
+        volumes = {v["name"]: v for v in triton["spec"]["volumes"]}
+        assert volumes["engine-cache"]["persistentVolumeClaim"]["claimName"] == claim
 
 
 @pytest.mark.parametrize("mode", ["triton", "embedded"])

@@ -131,7 +131,7 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _control_plane(source: Path, cache: Path) -> Path:
+def unpack_control_plane(source: Path, cache: Path) -> Path:
     """The tarball, checked against SHA256SUMS, unpacked once into the cache."""
     folder = cache / f"control-plane-{KUBE_VERSION}"
     if all((folder / name).is_file() for name in CONTROL_PLANE_BINARIES) and (folder / ".fetched").is_file():
@@ -193,7 +193,7 @@ def fetch_tools(environ: Mapping[str, str] | None = None) -> Tools:
     environ = os.environ if environ is None else environ
     cache = cache_dir(environ)
     cache.mkdir(parents=True, exist_ok=True)
-    plane = _control_plane(binaries_dir(environ), cache)
+    plane = unpack_control_plane(binaries_dir(environ), cache)
     etcd_root = fetch.debian_package(*ETCD_PACKAGE, cache)
     return Tools(
         etcd=etcd_root / "usr" / "bin" / "etcd",
@@ -726,8 +726,8 @@ def main(argv: list[str] | None = None) -> int:
         with cluster() as plane:
             print(f"export KUBECONFIG={plane.kubeconfig}   "
                   f"# started in {plane.startup_s:.1f} s; Ctrl-C stops it")
+            signal.signal(signal.SIGTERM, signal.default_int_handler)  # stop cleanly on SIGTERM too
             with contextlib.suppress(KeyboardInterrupt):
-                signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
                 while True:
                     time.sleep(3600)
     except (ClusterError, fetch.FetchError) as exc:

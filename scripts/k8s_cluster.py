@@ -131,10 +131,16 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _unpacked(cache: Path) -> Path | None:
+    folder = cache / f"control-plane-{KUBE_VERSION}"
+    done = (folder / ".fetched").is_file() and all((folder / n).is_file() for n in CONTROL_PLANE_BINARIES)
+    return folder if done else None
+
+
 def unpack_control_plane(source: Path, cache: Path) -> Path:
     """The tarball, checked against SHA256SUMS, unpacked once into the cache."""
     folder = cache / f"control-plane-{KUBE_VERSION}"
-    if all((folder / name).is_file() for name in CONTROL_PLANE_BINARIES) and (folder / ".fetched").is_file():
+    if _unpacked(cache) is not None:
         return folder
     sums = source / "SHA256SUMS"
     if not sums.is_file():
@@ -193,7 +199,8 @@ def fetch_tools(environ: Mapping[str, str] | None = None) -> Tools:
     environ = os.environ if environ is None else environ
     cache = cache_dir(environ)
     cache.mkdir(parents=True, exist_ok=True)
-    plane = unpack_control_plane(binaries_dir(environ), cache)
+    # The shared folder is needed only until the binaries are unpacked into the cache.
+    plane = _unpacked(cache) or unpack_control_plane(binaries_dir(environ), cache)
     etcd_root = fetch.debian_package(*ETCD_PACKAGE, cache)
     return Tools(
         etcd=etcd_root / "usr" / "bin" / "etcd",
@@ -339,9 +346,10 @@ def _node_status(spec: NodeSpec) -> Obj:
 class NodeSimulator:
     """Plays the kubelet of each simulated node: Node + Lease, and the Pods bound to it.
 
-    A bound Pod becomes Running and Ready at once: no container runs, so no probe is run either
-    (what the pods' images would answer is not tested here). A terminating Pod is deleted for good
-    at once, as a kubelet does when its containers have stopped.
+    A bound Pod becomes Running and Ready as soon as the Secrets, ConfigMaps and claims it names
+    are there (until then it stays Pending, listed in ``waiting``). No container runs, so no probe
+    is run either: what the pods' images would answer is not tested here. A terminating Pod is
+    deleted for good at once, as a kubelet does when its containers have stopped.
     """
 
     def __init__(self, api: Api, nodes: list[NodeSpec], period_s: float = 0.5, lease_s: int = 40) -> None:

@@ -337,7 +337,8 @@ def test_autoscaling_hpa_is_accepted_and_says_it_needs_metrics_server(plane: Con
             inactive = (c for c in conditions if c["type"] == "ScalingActive" and c["status"] == "False")
             return next(inactive, None)
         condition = wait_for(metrics_condition, "the HPA's ScalingActive condition", timeout_s=30)
-        assert "metrics" in condition["message"], condition
+        assert condition["reason"] == "FailedGetResourceMetric", condition
+        assert "pods.metrics.k8s.io" in condition["message"], condition
 
 
 def test_the_engine_cache_claim_binds_and_is_kept_on_uninstall(plane: ControlPlane, tmp_path: Path) -> None:

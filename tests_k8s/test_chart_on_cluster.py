@@ -405,6 +405,32 @@ def test_the_old_embedded_requests_never_scheduled_on_a_two_core_node(plane: Con
         plane.api.delete(f"/api/v1/namespaces/{namespace}")
 
 
+def test_pods_wait_for_the_secrets_they_name(plane: ControlPlane, tmp_path: Path) -> None:
+    # Guards the tls-tokens set: its pods start only once the Secrets exist (the simulated kubelet
+    # waits for them like a real one), so "Available" there means the names and keys agree.
+    namespace = "secrets-later"
+    create_namespace(plane.api, namespace)
+    values, setup = VALUE_SETS["tls-tokens"]
+    rel = Release(plane, namespace, values, tmp_path)
+    rel.helm("install", RELEASE, CHART, "-f", str(rel.values_file))
+    sim = plane.simulator
+    assert sim is not None
+    try:
+        def waiting() -> dict[str, str]:
+            return {k: v for k, v in sim.waiting.items() if k.startswith(namespace + "/")}
+        wait_for(lambda: len(waiting()) == 3, "the three pods to wait for their Secrets", timeout_s=30)
+        assert all("not found" in why and "secrets" in why for why in waiting().values()), waiting()
+        assert all(p["status"].get("phase") == "Pending" for p in rel.pods("gateway") + rel.pods("triton"))
+        assert setup is not None
+        setup(rel)
+        wait_for(lambda: not waiting() and all(p["status"].get("phase") == "Running"
+                                               for p in rel.pods("gateway") + rel.pods("triton")),
+                 "the pods to start once the Secrets exist", timeout_s=30)
+    finally:
+        rel.helm("uninstall", RELEASE, "--wait", "--timeout", WAIT)
+        plane.api.delete(f"/api/v1/namespaces/{namespace}")
+
+
 def test_a_missing_claim_fails_the_install_saying_what_to_set(plane: ControlPlane, tmp_path: Path) -> None:
     namespace = "missing-claim"
     create_namespace(plane.api, namespace)

@@ -10,7 +10,7 @@ TRITON_STAMP := $(TRITON_VENV)/.installed-stamp
 PROTO_SRC := protos/colorizer/v1/colorizer.proto
 PROTO_OUT := service/grpc_gen
 
-.PHONY: setup triton-env proto proto-check docs docs-check lint test demo data train train-real bench eval eval-real triton clean
+.PHONY: setup triton-env proto proto-check docs docs-check lint test e2e-k8s demo data train train-real bench eval eval-real triton clean
 
 setup: $(STAMP)
 
@@ -48,6 +48,14 @@ lint: $(STAMP)
 
 test: setup triton-env proto-check docs-check lint
 	$(BIN)/python -m pytest -q -p no:cacheprovider --durations=15
+
+# The chart on a real API server: etcd + kube-apiserver + controller-manager + scheduler on 127.0.0.1,
+# simulated nodes, the real Helm CLI (docs/DEPLOY.md, "Tests"). Its own tier, outside `make test`'s
+# time budget; .ci/run runs it after `make test`. The tools are fetched once into .cache/k8s
+# (COLORIZER_K8S_CACHE); the control-plane tarball comes from ../shared/k8s (COLORIZER_K8S_DIR).
+e2e-k8s: $(STAMP)
+	$(BIN)/python scripts/k8s_cluster.py fetch
+	$(BIN)/python -m pytest -q -p no:cacheprovider --durations=10 tests_k8s
 
 demo: $(STAMP)
 	$(BIN)/colorizer demo

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import sys
 import tarfile
 from pathlib import Path
 
@@ -90,3 +91,19 @@ def debian_package(name: str, version: str, cache: Path) -> Path:
     _run(["dpkg-deb", "-x", debs[0].name, "root"], folder)
     debs[0].unlink()
     return _mark(folder) / "root"
+
+
+def pypi_download(spec: str, cache: Path) -> Path:
+    """``pip download --no-deps SPEC`` (the file alone, nothing installed); returns the wheel or sdist."""
+    folder = cache / ("pypi-" + spec.replace("==", "-").replace("/", "_"))
+    if _done(folder):
+        return next(p for p in sorted(folder.iterdir()) if p.name != ".fetched")
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    _run([sys.executable, "-m", "pip", "download", "--no-deps", "--disable-pip-version-check", "-q",
+          "-d", ".", spec], folder)
+    files = sorted(folder.iterdir())
+    if not files:
+        raise FetchError(f"pip download {spec} wrote no file")
+    _mark(folder)
+    return files[0]

@@ -192,6 +192,28 @@ container's quota. "0" stays "0" when no CPU figure is set.
 {{- if and $g.autoscaling.enabled (gt (int $g.autoscaling.minReplicas) (int $g.autoscaling.maxReplicas)) }}
 {{- fail "gateway.autoscaling.minReplicas must not exceed maxReplicas" }}
 {{- end }}
+{{- if and .Values.metrics.serviceMonitor.enabled (not (.Capabilities.APIVersions.Has "monitoring.coreos.com/v1/ServiceMonitor")) }}
+{{- fail "metrics.serviceMonitor.enabled needs the Prometheus Operator's ServiceMonitor CRD (monitoring.coreos.com/v1), which this cluster does not serve: install the operator (e.g. kube-prometheus-stack) or set metrics.serviceMonitor.enabled=false. With helm template, pass --api-versions monitoring.coreos.com/v1/ServiceMonitor" }}
+{{- end }}
+{{- include "colorizer.validateClaim" . }}
+{{- end }}
+
+{{/*
+An existing claim must exist: checked against the cluster at install/upgrade time. Offline
+(helm template, GitOps renderers) lookup returns nothing at all, and the check is skipped.
+*/}}
+{{- define "colorizer.validateClaim" -}}
+{{- $repo := .Values.modelRepository -}}
+{{- if eq $repo.source "pvc" }}
+{{- $claims := lookup "v1" "PersistentVolumeClaim" .Release.Namespace "" -}}
+{{- if $claims }}
+{{- $found := false -}}
+{{- range $claims.items }}{{ if eq .metadata.name $repo.pvc.claimName }}{{ $found = true }}{{ end }}{{ end -}}
+{{- if not $found }}
+{{- fail (printf "modelRepository.source is pvc but PersistentVolumeClaim %q does not exist in namespace %q: create it and copy model_repository/ into it, or set modelRepository.source=image (the repository baked into the gateway image) or uri (s3://, gs://, as://)" $repo.pvc.claimName .Release.Namespace) }}
+{{- end }}
+{{- end }}
+{{- end }}
 {{- end }}
 
 {{/* The port the gateway's probes dial: the plaintext health-only port when the gRPC port is TLS. */}}

@@ -2,18 +2,26 @@
 
 Anime coloring is mostly flat fills inside closed lines; the model's colors wander inside a region
 (blotches) and smear across lines near hints. This step labels the regions the sketch's lines
-enclose and paints each one with the median of the model's colors inside it, which removes both
-where the regions are right. Where they are not, it stands back:
+enclose and paints each one with the model's dominant color inside it, which removes both where
+the regions are right. Where they are not, it stands back:
 
-* a region with hints takes the hints' own color when they agree;
-* small gaps in the lines are closed before labelling (a disk of ``gap`` px), and the pixels the
-  closing took (and the lines) go to the nearest region afterwards;
-* a region is flattened only when most of the model's colors in it agree (``agree`` of its pixels
-  within ``tolerance`` Lab units of its median): two regions merged through a wider gap, which the
-  model colored differently, keep the model's colors;
-* regions smaller than ``min_area`` px (specks, hatching) keep the model's colors.
+* gaps in the lines are closed first by joining line ends (:mod:`colorizer.imaging.gaps`), up to
+  ``gap`` px at a 1000 px long side, scaled with the sketch;
+* a region with hints takes the hints' own color when they agree; a region whose hints disagree
+  (two regions merged through a gap left open) keeps the model's colors;
+* an unhinted region is flattened only when most of the model's colors in it agree (``agree`` of
+  its pixels within ``tolerance`` Lab units of its mean); regions under ``min_area`` px (specks,
+  hatching) keep the model's colors;
+* ``paper``: an unhinted region touching the border (or the source's transparent background) is
+  the paper around the figure and stays white instead of taking the model's color.
 
-The sketch's lines are then drawn back over the fills (multiplied, as ``overlay_lines`` does).
+The fills are grown a few pixels under the lines (each line pixel near a region takes its label),
+so the antialiased edge of a line shows the fill through it, not a halo of the model's paper; then
+the sketch's lines are drawn back over them (multiplied, as ``overlay_lines`` does).
+
+Cost: a fixed number of full-size passes (threshold, one labelling, or two when a closure is
+dropped, a few dilations, a table lookup), O(pixels) with no per-region loop; the line ends are
+found at a bounded size.
 
 numpy + OpenCV only, like the rest of this package.
 """
@@ -21,11 +29,13 @@ numpy + OpenCV only, like the rest of this package.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
 import numpy.typing as npt
 
+from colorizer.imaging.gaps import closed_regions
 from colorizer.imaging.hints import PointHint, StrokeHint
 
 U8 = npt.NDArray[np.uint8]
@@ -34,67 +44,78 @@ U8 = npt.NDArray[np.uint8]
 LINE_THRESHOLD = 200
 #: About how many pixels the region colors are estimated from (a regular sample beyond it).
 STATS_PIXELS = 2**20
+#: The gap distance is given at this long side and scales with the sketch's ...
+GAP_REFERENCE_SIDE = 1000
+#: ... but never below what it is at this long side: small sketches have relatively thick lines.
+GAP_MIN_SIDE = 512
+#: How many pixels the fills grow under the lines: the antialiased edge (1-2 px at any size).
+GROW_PX = 2
+#: The paper color of unhinted border regions.
+PAPER = (255, 255, 255)
 
 
-def _components(
-    gray: U8, radius: int, min_area: int, line_threshold: int
-) -> tuple[npt.NDArray[np.int32], int]:
-    """Paper components after thickening the lines by ``radius`` px; those under ``min_area`` -> 0."""
-    lines = (gray < line_threshold).astype(np.uint8)
-    if radius > 0:
-        disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
-        lines = np.asarray(cv2.dilate(lines, disk), dtype=np.uint8)
-    count, found = cv2.connectedComponents(1 - lines, connectivity=4, ltype=cv2.CV_32S)
-    labels = np.asarray(found, dtype=np.int32)
-    small = np.bincount(labels.ravel(), minlength=count) < min_area
-    small[0] = True
-    labels[small[labels]] = 0
-    return labels, count
+def gap_px(gap: float, height: int, width: int) -> float:
+    """The end-joining distance in px for a sketch of this size (``gap`` at a 1000 px long side)."""
+    return gap * max(height, width, GAP_MIN_SIDE) / GAP_REFERENCE_SIDE
 
 
-def _grow(labels: npt.NDArray[np.int32]) -> npt.NDArray[np.int32]:
-    """Every 0 pixel takes the label of its nearest labelled pixel (none labelled: unchanged)."""
-    unlabelled = (labels == 0).astype(np.uint8)
-    if unlabelled.all() or not unlabelled.any():
+def _grow(labels: npt.NDArray[np.int32], n: int, steps: int) -> npt.NDArray[np.int32]:
+    """Each 0 pixel within ``steps`` px (chessboard) of a labelled one takes a neighbour's label.
+
+    Dilation steps of 3x3 (the largest neighbour label within one pixel): a pixel between two
+    regions goes to one of them, a pixel next to one region goes to that one. uint16 where the
+    labels fit: OpenCV dilates it in place of int32, which it does not.
+    """
+    if steps <= 0:
         return labels
-    _, nearest = cv2.distanceTransformWithLabels(unlabelled, cv2.DIST_L2, 3, labelType=cv2.DIST_LABEL_PIXEL)
-    # DIST_LABEL_PIXEL numbers the zero pixels of its input (the labelled ones) in scan order.
-    seeds = labels[unlabelled == 0]
-    return np.where(labels > 0, labels, seeds[nearest.ravel() - 1].reshape(labels.shape))
+    work = labels.astype(np.uint16 if n < 2**16 else np.float32)
+    kernel = np.ones((3, 3), np.uint8)
+    for _ in range(steps):
+        empty = cv2.compare(work, 0, cv2.CMP_EQ)
+        if not cv2.countNonZero(empty):
+            break
+        work = cv2.copyTo(cv2.dilate(work, kernel), empty, work)
+    return work.astype(np.int32)
 
 
 def line_regions(
-    gray: U8, gap: int = 3, min_area: int = 32, line_threshold: int = LINE_THRESHOLD
+    gray: U8,
+    gap: float = 15.0,
+    min_area: int = 32,
+    line_threshold: int = LINE_THRESHOLD,
+    *,
+    grow: int = GROW_PX,
 ) -> tuple[npt.NDArray[np.int32], int]:
     """Labels [H, W] (ids below n; 0 = none) of the regions the lines of ``gray`` enclose, and n.
 
-    Two scales: regions are taken at the lines as drawn (thin regions survive), and a region that
-    the lines thickened by ``gap`` px split into two or more sizeable cores is a leak through a
-    gap: it is split between those cores. Every pixel, line pixels included, ends up in its
-    nearest region; with no region at all the labels are all 0 and n is 1.
+    Gaps up to :func:`gap_px` are closed; regions under ``min_area`` px are 0 (they keep the
+    model's colors); line pixels within ``grow`` px of a region take its label.
     """
-    fine, nf = _components(gray, 1, min_area, line_threshold)
-    fine = _grow(fine)
-    labels = fine
-    if gap > 1:
-        core, nc = _components(gray, gap, min_area, line_threshold)
-        # Thicker lines only shrink the paper, so each core lies inside one fine region: note
-        # which, and count the cores per region (all O(pixels), no table of region x core).
-        region_of_core = np.zeros(nc, np.int64)
-        region_of_core[core.ravel()] = fine.ravel()
-        region_of_core[0] = 0
-        present = np.bincount(core.ravel(), minlength=nc) > 0
-        present[0] = False
-        cores_per_region = np.bincount(region_of_core[present], minlength=nf)
-        leaky = cores_per_region[fine] >= 2
-        if leaky.any():
-            # A leaky region's pixels go to their nearest core. A pixel whose nearest core lies
-            # across a line gets an id of its own (nf + that core) unless the other region is
-            # split too: then it joins that region's part (mostly line pixels, drawn over anyway).
-            labels = np.where(leaky, nf + _grow(core), fine)
-    # Ids are not compacted (dropped specks leave unused ones): the callers' per-id sums do not
-    # mind, and relabelling would cost two more passes over the image.
-    return labels.astype(np.int32, copy=False), int(labels.max()) + 1
+    found = _regions(gray, gap, min_area, line_threshold, grow)
+    return found.grown, found.n
+
+
+@dataclass(frozen=True)
+class _Found:
+    labels: npt.NDArray[np.int32]  # the paper only
+    grown: npt.NDArray[np.int32]  # and the line pixels near it
+    n: int
+    area: npt.NDArray[np.int64]
+    on_border: npt.NDArray[np.bool_]
+
+
+def _regions(gray: U8, gap: float, min_area: int, line_threshold: int, grow: int) -> _Found:
+    h, w = gray.shape
+    lines = np.asarray(gray < line_threshold, dtype=np.uint8)
+    max_gap = gap_px(gap, h, w)
+    # A closure may not cut off less than a pocket about half the joining distance across.
+    found = closed_regions(lines, max_gap, max(min_area, int((max_gap / 2) ** 2)))
+    labels, n = found.labels, found.count
+    small = found.area < min_area
+    small[0] = True
+    if small[1:].any():
+        labels = np.where(small[labels], 0, labels).astype(np.int32)
+    return _Found(labels, _grow(labels, n, grow), n, found.area, found.on_border)
 
 
 def _lab(rgb: U8) -> npt.NDArray[np.float32]:
@@ -121,34 +142,40 @@ def flatten_regions(
     gray: U8,
     hints: U8 | None = None,
     *,
-    gap: int = 3,
+    gap: float = 15.0,
     min_area: int = 32,
     tolerance: float = 30.0,
     agree: float = 0.6,
     line_threshold: int = LINE_THRESHOLD,
+    paper: bool = True,
+    background: npt.NDArray[np.bool_] | None = None,
 ) -> U8:
     """``rgb`` [H, W, 3] with each region of ``gray`` [H, W] painted in one color (see above).
 
     ``hints`` [H, W, 4] (RGB + alpha > 0 where hinted, as the user gave them): a region whose hints
     agree (all within ``tolerance`` Lab units of their mean) is painted in the hints' color, the
     color the user asked for, rather than in the model's; a region with disagreeing hints keeps
-    the model's colors. Vectorised over regions (per-region sums with ``bincount``), O(pixels).
+    the model's colors. ``paper``: unhinted regions touching the border or ``background`` [H, W]
+    (True where the source is transparent) stay white. Vectorised over regions (per-region sums
+    with ``bincount``), O(pixels).
     """
-    if rgb.shape[:2] != gray.shape or (hints is not None and hints.shape[:2] != gray.shape):
-        shapes = (rgb.shape, gray.shape, None if hints is None else hints.shape)
-        raise ValueError(f"flatten needs colors, lines and hints of one size, got {shapes}")
-    labels, n = line_regions(gray, gap, min_area, line_threshold)
+    shapes = [rgb.shape[:2], None if hints is None else hints.shape[:2]]
+    shapes.append(None if background is None else background.shape)
+    if any(s is not None and s != gray.shape for s in shapes):
+        raise ValueError(f"flatten needs colors, lines, hints and background of one size, got {shapes}")
+    found = _regions(gray, gap, min_area, line_threshold, GROW_PX)
+    n = found.n
     if n <= 1:
         return rgb
     # Region colors are statistics: on a large image a regular sample of ~1 MP gives the same
     # figures for any region big enough to matter, at a fraction of the cost (the model's colors
-    # are an upscale of its canvas anyway). Counts stay exact, from the full labels.
-    ids = labels.ravel()
-    step = max(1, int(np.sqrt(labels.size / STATS_PIXELS)))
-    s_ids = labels[::step, ::step].ravel()
+    # are an upscale of its canvas anyway). Counts stay exact, from the labelling. The sample
+    # reads the paper only: the model's colors under the lines are a blend of both sides.
+    step = max(1, int(np.sqrt(gray.size / STATS_PIXELS)))
+    s_ids = found.labels[::step, ::step].ravel()
     s_px = rgb[::step, ::step].reshape(-1, 3)
     lab = _lab(s_px)
-    count = _sums(ids, None, n)
+    count = found.area.astype(np.float64)
     s_count = _sums(s_ids, None, n)
     # The model's color per region: the mean of the pixels near the region's mean (a trimmed
     # mean, robust to blotches), used when enough of the region is near it.
@@ -157,26 +184,39 @@ def flatten_regions(
     n_close = _sums(s_ids[close], None, n)
     color = _sums(s_ids[close], s_px[close].astype(np.float32), n) / np.maximum(n_close, 1.0)[:, None]
     fill = (n_close >= agree * s_count) & (n_close > 0) & (count >= min_area)
+    h_count = np.zeros(n)
     if hints is not None:
-        hinted = hints[..., 3].ravel() > 0
-        h_ids, h_rgb = ids[hinted], hints[..., :3].reshape(-1, 3)[hinted]
-        h_count = _sums(h_ids, None, n)
-        h_lab = _lab(h_rgb)
-        h_mean = _sums(h_ids, h_lab, n) / np.maximum(h_count, 1.0)[:, None]
-        far = np.linalg.norm(h_lab - h_mean[h_ids].astype(np.float32), axis=1) >= tolerance
-        agreed = (h_count > 0) & (_sums(h_ids[far], None, n) == 0)
-        h_color = _sums(h_ids, h_rgb.astype(np.float32), n) / np.maximum(h_count, 1.0)[:, None]
-        color = np.where(agreed[:, None], h_color, color)
-        # Hinted regions: the hints' color when they agree, else the model's colors untouched.
-        fill = np.where(h_count > 0, agreed & (count >= min_area), fill)
+        # Hint pixels by position (a few, or a stroke's worth: proportional to what was painted).
+        where = cv2.findNonZero(np.ascontiguousarray(hints[..., 3]))
+        if where is not None:
+            xs, ys = where.reshape(-1, 2).T
+            h_ids, h_rgb = found.grown[ys, xs], hints[ys, xs, :3]
+            h_count = _sums(h_ids, None, n)
+            h_lab = _lab(h_rgb)
+            h_mean = _sums(h_ids, h_lab, n) / np.maximum(h_count, 1.0)[:, None]
+            far = np.linalg.norm(h_lab - h_mean[h_ids].astype(np.float32), axis=1) >= tolerance
+            agreed = (h_count > 0) & (_sums(h_ids[far], None, n) == 0)
+            h_color = _sums(h_ids, h_rgb.astype(np.float32), n) / np.maximum(h_count, 1.0)[:, None]
+            color = np.where(agreed[:, None], h_color, color)
+            # Hinted regions: the hints' color when they agree, else the model's colors untouched.
+            fill = np.where(h_count > 0, agreed & (count >= min_area), fill)
+    if paper:
+        outside = found.on_border.copy()
+        if background is not None:
+            outside |= np.bincount(found.labels[background], minlength=n)[:n] > 0
+        outside &= h_count == 0
+        color[outside] = PAPER
+        fill |= outside
     fill[0] = False
-    table = np.clip(np.rint(color), 0, 255).astype(np.uint8)
-    flat = rgb.reshape(-1, 3).copy()
-    filled = fill[ids]
-    flat[filled] = table[ids[filled]]
+    # One lookup paints every pixel: RGBA per label packed in a uint32, alpha = "filled".
+    table = np.zeros((n, 4), np.uint8)
+    table[:, :3] = np.clip(np.rint(color), 0, 255)
+    table[:, 3] = np.where(fill, 255, 0)
+    painted = np.take(table.view(np.uint32).ravel(), found.grown).view(np.uint8).reshape(*gray.shape, 4)
+    flat = cv2.copyTo(cv2.cvtColor(painted, cv2.COLOR_RGBA2RGB), cv2.extractChannel(painted, 3), rgb.copy())
     # The fills ran under the lines too: draw the sketch's lines back over them (multiply).
     lines = cv2.merge([gray, gray, gray])
-    return np.asarray(cv2.multiply(flat.reshape(rgb.shape), lines, scale=1.0 / 255.0), dtype=np.uint8)
+    return np.asarray(cv2.multiply(flat, lines, scale=1.0 / 255.0), dtype=np.uint8)
 
 
 def hint_layer(

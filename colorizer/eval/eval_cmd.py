@@ -90,8 +90,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--flat-fill-gap",
         type=int,
-        default=3,
-        help="gap closing of those flat fills, px (COLORIZER_FLAT_FILL_GAP_PX; default 3)",
+        default=15,
+        help="gap closing of those flat fills: line ends joined up to this many px at a 1000 px "
+        "long side (COLORIZER_FLAT_FILL_GAP_PX; default 15)",
     )
     parser.add_argument("--quick", action="store_true", help="3 small cases, hints 0,4,16: a smoke run")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")

@@ -35,15 +35,16 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from colorizer.imaging.gaps import closed_regions
+from colorizer.imaging.gaps import Labels, closed_regions
 from colorizer.imaging.hints import PointHint, StrokeHint
 
 U8 = npt.NDArray[np.uint8]
 
 #: Gray values below this count as line (anti-aliased edges included).
 LINE_THRESHOLD = 200
-#: About how many pixels the region colors are estimated from (a regular sample beyond it).
-STATS_PIXELS = 2**20
+#: About how many pixels the region colors are estimated from (a regular sample beyond it; the
+#: model's colors are an upscale of a canvas of about this size anyway).
+STATS_PIXELS = 2**18
 #: The gap distance is given at this long side and scales with the sketch's ...
 GAP_REFERENCE_SIDE = 1000
 #: ... but never below what it is at this long side: small sketches have relatively thick lines.
@@ -59,23 +60,24 @@ def gap_px(gap: float, height: int, width: int) -> float:
     return gap * max(height, width, GAP_MIN_SIDE) / GAP_REFERENCE_SIDE
 
 
-def _grow(labels: npt.NDArray[np.int32], n: int, steps: int) -> npt.NDArray[np.int32]:
+def _grow(labels: Labels, steps: int) -> Labels:
     """Each 0 pixel within ``steps`` px (chessboard) of a labelled one takes a neighbour's label.
 
     Dilation steps of 3x3 (the largest neighbour label within one pixel): a pixel between two
-    regions goes to one of them, a pixel next to one region goes to that one. uint16 where the
-    labels fit: OpenCV dilates it in place of int32, which it does not.
+    regions goes to one of them, a pixel next to one region goes to that one. OpenCV does not
+    dilate int32: those labels (over 65535 regions) go through float32, exact below 2**24.
     """
     if steps <= 0:
         return labels
-    work = labels.astype(np.uint16 if n < 2**16 else np.float32)
+    wide = labels.dtype != np.uint16
+    work: npt.NDArray[np.integer | np.floating] = labels.astype(np.float32) if wide else labels.copy()
     kernel = np.ones((3, 3), np.uint8)
     for _ in range(steps):
-        empty = cv2.compare(work, 0, cv2.CMP_EQ)
+        empty = (work == 0).view(np.uint8)
         if not cv2.countNonZero(empty):
             break
-        work = cv2.copyTo(cv2.dilate(work, kernel), empty, work)
-    return work.astype(np.int32)
+        work = np.asarray(cv2.copyTo(cv2.dilate(work, kernel), empty, work))
+    return work.astype(np.int32) if wide else work.astype(np.uint16, copy=False)
 
 
 def line_regions(
@@ -85,23 +87,26 @@ def line_regions(
     line_threshold: int = LINE_THRESHOLD,
     *,
     grow: int = GROW_PX,
-) -> tuple[npt.NDArray[np.int32], int]:
+) -> tuple[Labels, int]:
     """Labels [H, W] (ids below n; 0 = none) of the regions the lines of ``gray`` enclose, and n.
 
-    Gaps up to :func:`gap_px` are closed; regions under ``min_area`` px are 0 (they keep the
-    model's colors); line pixels within ``grow`` px of a region take its label.
+    Gaps up to :func:`gap_px` are closed (a closure cutting off less than ``min_area`` px is
+    dropped); line pixels within ``grow`` px of a region take its label, the others are 0.
     """
     found = _regions(gray, gap, min_area, line_threshold, grow)
+    if (found.region != np.arange(found.n)).any():
+        return found.region[found.grown].astype(np.int32), found.n
     return found.grown, found.n
 
 
 @dataclass(frozen=True)
 class _Found:
-    labels: npt.NDArray[np.int32]  # the paper only
-    grown: npt.NDArray[np.int32]  # and the line pixels near it
+    labels: Labels  # the paper only
+    grown: Labels  # and the line pixels near it
     n: int
-    area: npt.NDArray[np.int64]
-    on_border: npt.NDArray[np.bool_]
+    region: npt.NDArray[np.intp]  # label -> region id (labels merged where a closure was dropped)
+    area: npt.NDArray[np.int64]  # per region id
+    on_border: npt.NDArray[np.bool_]  # per region id
 
 
 def _regions(gray: U8, gap: float, min_area: int, line_threshold: int, grow: int) -> _Found:
@@ -110,12 +115,9 @@ def _regions(gray: U8, gap: float, min_area: int, line_threshold: int, grow: int
     max_gap = gap_px(gap, h, w)
     # A closure may not cut off less than a pocket about half the joining distance across.
     found = closed_regions(lines, max_gap, max(min_area, int((max_gap / 2) ** 2)))
-    labels, n = found.labels, found.count
-    small = found.area < min_area
-    small[0] = True
-    if small[1:].any():
-        labels = np.where(small[labels], 0, labels).astype(np.int32)
-    return _Found(labels, _grow(labels, n, grow), n, found.area, found.on_border)
+    # Regions under min_area keep their ids (the painting leaves them to the model's colors).
+    grown = _grow(found.labels, grow)
+    return _Found(found.labels, grown, found.count, found.region, found.area, found.on_border)
 
 
 def _lab(rgb: U8) -> npt.NDArray[np.float32]:
@@ -129,7 +131,7 @@ def _lab(rgb: U8) -> npt.NDArray[np.float32]:
 
 
 def _sums(
-    ids: npt.NDArray[np.int32], values: npt.NDArray[np.floating] | None, n: int
+    ids: npt.NDArray[np.integer], values: npt.NDArray[np.floating] | None, n: int
 ) -> npt.NDArray[np.float64]:
     """Per id: the count (``values`` None) or the per-column sums of ``values`` [len(ids), C]."""
     if values is None:
@@ -172,7 +174,7 @@ def flatten_regions(
     # are an upscale of its canvas anyway). Counts stay exact, from the labelling. The sample
     # reads the paper only: the model's colors under the lines are a blend of both sides.
     step = max(1, int(np.sqrt(gray.size / STATS_PIXELS)))
-    s_ids = found.labels[::step, ::step].ravel()
+    s_ids = found.region[found.labels[::step, ::step].ravel()]
     s_px = rgb[::step, ::step].reshape(-1, 3)
     lab = _lab(s_px)
     count = found.area.astype(np.float64)
@@ -190,7 +192,7 @@ def flatten_regions(
         where = cv2.findNonZero(np.ascontiguousarray(hints[..., 3]))
         if where is not None:
             xs, ys = where.reshape(-1, 2).T
-            h_ids, h_rgb = found.grown[ys, xs], hints[ys, xs, :3]
+            h_ids, h_rgb = found.region[found.grown[ys, xs]], hints[ys, xs, :3]
             h_count = _sums(h_ids, None, n)
             h_lab = _lab(h_rgb)
             h_mean = _sums(h_ids, h_lab, n) / np.maximum(h_count, 1.0)[:, None]
@@ -203,20 +205,64 @@ def flatten_regions(
     if paper:
         outside = found.on_border.copy()
         if background is not None:
-            outside |= np.bincount(found.labels[background], minlength=n)[:n] > 0
+            outside |= np.bincount(found.region[found.labels[background]], minlength=n)[:n] > 0
         outside &= h_count == 0
         color[outside] = PAPER
         fill |= outside
     fill[0] = False
-    # One lookup paints every pixel: RGBA per label packed in a uint32, alpha = "filled".
+    # One lookup paints every pixel: RGBA per label packed in a uint32, alpha 255 = "keep the
+    # model's color here" (label 0, unfilled regions); merged labels take their region's entry.
     table = np.zeros((n, 4), np.uint8)
     table[:, :3] = np.clip(np.rint(color), 0, 255)
-    table[:, 3] = np.where(fill, 255, 0)
-    painted = np.take(table.view(np.uint32).ravel(), found.grown).view(np.uint8).reshape(*gray.shape, 4)
-    flat = cv2.copyTo(cv2.cvtColor(painted, cv2.COLOR_RGBA2RGB), cv2.extractChannel(painted, 3), rgb.copy())
+    table[:, 3] = np.where(fill, 0, 255)
+    packed = table.view(np.uint32).ravel()[found.region]
+    painted = np.take(packed, found.grown).view(np.uint8).reshape(*gray.shape, 4)
+    flat = cv2.copyTo(rgb, cv2.extractChannel(painted, 3), cv2.cvtColor(painted, cv2.COLOR_RGBA2RGB))
     # The fills ran under the lines too: draw the sketch's lines back over them (multiply).
     lines = cv2.merge([gray, gray, gray])
     return np.asarray(cv2.multiply(flat, lines, scale=1.0 / 255.0), dtype=np.uint8)
+
+
+@dataclass
+class PaintedPixels:
+    """How many pixels :func:`hint_layer` visited painting strokes: the measure of its work
+    (each stroke costs either its brush dabs or its bounding box, whichever is less)."""
+
+    pixels: int = 0
+
+
+def _paint_stroke(layer: U8, stroke: StrokeHint, work: PaintedPixels | None) -> None:
+    """Paint one round-brush stroke into ``layer`` at a cost of about min(dabs, bounding box).
+
+    A brush of width t dabbed at n points touches ~ n t^2 pixels (OpenCV's thick polyline does
+    too: a disk at every joint): 16 s for 4096 points at width 1024. The same shape is the set of
+    pixels within t/2 of the polyline: one distance transform over the stroke's bounding box,
+    O(box), the cost of filling it. The cheaper of the two is used.
+    """
+    h, w = layer.shape[:2]
+    xy = np.rint(np.asarray(stroke.points, dtype=np.float64).reshape(-1, 2)).astype(np.int32)
+    color = (*stroke.rgb, 255)
+    thickness = max(1, round(stroke.width))
+    r = thickness // 2
+    x0, y0 = (int(max(0, v - r - 1)) for v in xy.min(axis=0))
+    x1, y1 = (int(min(lim, v + r + 2)) for v, lim in zip(xy.max(axis=0), (w, h), strict=True))
+    if x1 <= x0 or y1 <= y0:
+        return  # entirely outside the image
+    box = (x1 - x0) * (y1 - y0)
+    dabs = len(xy) * (thickness + 1) ** 2
+    if dabs <= box:
+        cv2.polylines(layer, [xy.reshape(-1, 1, 2)], False, color, thickness, cv2.LINE_8)
+        for x, y in xy:  # round ends (and a lone point), as the brush paints them
+            cv2.circle(layer, (int(x), int(y)), r, color, -1, cv2.LINE_8)
+    else:
+        roi = layer[y0:y1, x0:x1]  # a view: copyTo below paints the layer in place
+        center = np.ones(roi.shape[:2], np.uint8)
+        cv2.polylines(center, [(xy - (x0, y0)).reshape(-1, 1, 2)], False, 0, 1, cv2.LINE_8)
+        # The 5x5 mask's L2 estimate (within ~2%) costs a third of the exact one.
+        dist = cv2.distanceTransform(center, cv2.DIST_L2, cv2.DIST_MASK_5)
+        cv2.copyTo(np.full_like(roi, color), (dist <= r + 0.5).view(np.uint8), roi)
+    if work is not None:
+        work.pixels += min(dabs, box)
 
 
 def hint_layer(
@@ -225,12 +271,15 @@ def hint_layer(
     points: Sequence[PointHint] = (),
     strokes: Sequence[StrokeHint] = (),
     hint_rgba: U8 | None = None,
+    *,
+    work: PaintedPixels | None = None,
 ) -> U8:
     """The hints as painted at the original size: RGBA [H, W, 4], alpha 255 where hinted.
 
     Same order as the model's hint map (image, then strokes, then points, a later one on top);
     a point of radius 0 is one pixel. The hints must have been validated
-    (:func:`colorizer.imaging.hints.validate_hints`).
+    (:func:`colorizer.imaging.hints.validate_hints`). A stroke costs what filling its bounding
+    box costs at most, however many points and however wide (``work`` counts it).
     """
     layer = np.zeros((height, width, 4), np.uint8)
     if hint_rgba is not None:
@@ -238,12 +287,8 @@ def hint_layer(
         layer[on] = hint_rgba[on]
         layer[on, 3] = 255
     for s in strokes:
-        xy = np.rint(np.asarray(s.points, dtype=np.float64).reshape(-1, 1, 2)).astype(np.int32)
-        color = (*s.rgb, 255)
-        thickness = max(1, round(s.width))
-        cv2.polylines(layer, [xy], False, color, thickness, cv2.LINE_8)
-        for x, y in xy[:, 0]:  # round ends (and a lone point), as the brush paints them
-            cv2.circle(layer, (int(x), int(y)), thickness // 2, color, -1, cv2.LINE_8)
+        if s.points:
+            _paint_stroke(layer, s, work)
     for p in points:
         x, y = min(round(p.x), width - 1), min(round(p.y), height - 1)
         cv2.circle(layer, (x, y), round(p.radius), (*p.rgb, 255), -1, cv2.LINE_8)

@@ -11,13 +11,14 @@ ends joined to each other) is dropped again: it is a closure the drawing did not
 The skeleton is taken on the line mask reduced to a long side of about :data:`WORK_SIDE` px (any
 line pixel in a block makes the block line), so its cost stays bounded whatever the page size;
 the regions themselves are labelled at full resolution, so thin regions survive. A gap narrower
-than the reduction factor can vanish in the reduction and stay open (at 3000 px: under ~4 px).
+than the reduction factor can vanish in the reduction and stay open (at 3000 px: under ~6 px).
 
 numpy + OpenCV only.
 """
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import cv2
@@ -26,15 +27,22 @@ import numpy.typing as npt
 
 U8 = npt.NDArray[np.uint8]
 I32 = npt.NDArray[np.int32]
+#: Region labels: uint16 where they fit (OpenCV dilates and histograms it), else int32.
+Labels = npt.NDArray[np.uint16] | npt.NDArray[np.int32]
 F64 = npt.NDArray[np.float64]
 
 #: The skeleton is found on the line mask reduced to about this long side (px).
-WORK_SIDE = 1536
+WORK_SIDE = 1024
 #: Most thinning passes (each peels one pixel off every side of a stroke at the reduced size):
 #: strokes thicker than twice this keep a core, whose outline yields no ends.
 MAX_THINNING = 12
+#: Thinning stops once a pass removes fewer pixels than this share of what is left: Zhang-Suen
+#: keeps nibbling a pixel per pass off two-pixel diagonals long after the strokes are thin.
+THINNING_DONE = 1e-3
 #: Two ends are joined only when each one's outward direction is within ~70 degrees of the other.
 MIN_FACING = 0.33
+#: At most this much of a stroke's tip (reduced px) lies beyond its skeleton's end.
+MAX_TIP = 8
 #: The outward direction at an end is read this many skeleton steps back (reduced px).
 DIRECTION_STEPS = 5
 
@@ -73,8 +81,8 @@ def thin(mask: U8, max_passes: int = MAX_THINNING) -> U8:
         for lut in (_DELETE_1, _DELETE_2):
             gone = cv2.bitwise_and(cv2.LUT(_codes(skel), lut), skel)
             changed += cv2.countNonZero(gone)
-            skel = cv2.subtract(skel, gone)
-        if not changed:
+            skel = np.asarray(cv2.subtract(skel, gone), dtype=np.uint8)
+        if changed <= THINNING_DONE * cv2.countNonZero(skel):
             break
     return skel
 
@@ -145,39 +153,58 @@ def _pairs_within(xy: F64, radius: float) -> tuple[npt.NDArray[np.intp], npt.NDA
     return i[near], j[near]
 
 
+def _rays(
+    ends: Ends, lines: U8, length: float
+) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp], npt.NDArray[np.bool_]]:
+    """Samples 1..length px along every end's outward direction: x, y [N, T] and "on a line"."""
+    h, w = lines.shape
+    t = np.arange(1.0, max(length, 1.0) + 1.0)
+    px = np.rint(ends.xy[:, 0, None] + ends.out[:, 0, None] * t[None]).astype(np.intp)
+    py = np.rint(ends.xy[:, 1, None] + ends.out[:, 1, None] * t[None]).astype(np.intp)
+    inside = (px >= 0) & (px < w) & (py >= 0) & (py < h)
+    on = np.zeros(px.shape, bool)
+    on[inside] = lines[py[inside], px[inside]] > 0
+    return px, py, on
+
+
 def join_ends(ends: Ends, lines: U8, max_gap: float) -> F64:
     """Closure segments [M, 4] (x0, y0, x1, y1): facing end pairs, nearest first, each end once;
-    then every end left over to the first line pixel of ``lines`` its direction meets."""
-    i, j = _pairs_within(ends.xy, max_gap)
+    then every end left over to the first line pixel of ``lines`` its direction meets.
+
+    Distances are between the strokes' tips, not their skeletons' ends: thinning leaves the end
+    about half a stroke width inside the stroke, so each end's remaining tip (how far its ray
+    runs on the line) is taken off.
+    """
+    if len(ends.xy) == 0:
+        return np.zeros((0, 4))
+    reach = max_gap + MAX_TIP
+    px, py, on = _rays(ends, lines, reach)
+    # Samples 1..tip are on the stroke, tip + 1 is not: its edge is half-way between.
+    tip = np.where((~on).any(axis=1), (~on).argmax(axis=1), on.shape[1]) + 0.5
+    i, j = _pairs_within(ends.xy, reach)
     d = ends.xy[j] - ends.xy[i]
     dist = np.linalg.norm(d, axis=1)
     u = d / np.maximum(dist, 1e-9)[:, None]
     facing = ((ends.out[i] * u).sum(axis=1) > MIN_FACING) & ((ends.out[j] * -u).sum(axis=1) > MIN_FACING)
-    i, j, dist = i[facing], j[facing], dist[facing]
+    gap = dist - tip[i] - tip[j]
+    ok = facing & (gap <= max_gap)
+    i, j, gap = i[ok], j[ok], gap[ok]
     used = np.zeros(len(ends.xy), bool)
     segments: list[tuple[float, float, float, float]] = []
-    for k in np.argsort(dist, kind="stable"):  # greedy: a few hundred candidates at most
+    for k in np.argsort(gap, kind="stable"):  # greedy: a few hundred candidates at most
         a, b = int(i[k]), int(j[k])
         if not (used[a] or used[b]):
             used[a] = used[b] = True
             segments.append((*ends.xy[a], *ends.xy[b]))
-    rest = np.nonzero(~used)[0]
-    if len(rest) and max_gap >= 2:
-        h, w = lines.shape
-        t = np.arange(1.0, max_gap + 1.0)
-        px = np.rint(ends.xy[rest, 0, None] + ends.out[rest, 0, None] * t[None]).astype(np.intp)
-        py = np.rint(ends.xy[rest, 1, None] + ends.out[rest, 1, None] * t[None]).astype(np.intp)
-        inside = (px >= 0) & (px < w) & (py >= 0) & (py < h)
-        on = np.zeros(px.shape, bool)
-        on[inside] = lines[py[inside], px[inside]] > 0
+    if max_gap >= 2:
         # The ray must leave the line first (paper, then line): else the end touches a line already.
-        left = np.cumsum(~on & inside, axis=1) > 0
+        left = np.cumsum(~on, axis=1) > 0
         hit = on & left
-        has = hit.any(axis=1)
         first = hit.argmax(axis=1)
+        has = hit.any(axis=1) & ~used & (first + 0.5 - tip <= max_gap)
         for row in np.nonzero(has)[0]:
             k = first[row]
-            segments.append((*ends.xy[rest[row]], float(px[row, k]), float(py[row, k])))
+            segments.append((*ends.xy[row], float(px[row, k]), float(py[row, k])))
     return np.asarray(segments, np.float64).reshape(-1, 4)
 
 
@@ -210,7 +237,7 @@ def _draw(mask: U8, segs: F64, thickness: int) -> None:
         cv2.line(mask, (int(x0), int(y0)), (int(x1), int(y1)), 1, thickness, cv2.LINE_8)
 
 
-def _side_labels(labels: I32, segs: F64, offset: float) -> npt.NDArray[np.int32]:
+def _side_labels(labels: Labels, segs: F64, offset: float) -> npt.NDArray[np.int32]:
     """[M, 6]: the labels beside each segment, at 1/4, 1/2 and 3/4 of it, ``offset`` px either side."""
     h, w = labels.shape
     a, b = segs[:, None, :2], segs[:, None, 2:]
@@ -221,27 +248,53 @@ def _side_labels(labels: I32, segs: F64, offset: float) -> npt.NDArray[np.int32]
     pts = np.concatenate([mid + n * offset, mid - n * offset], axis=1)
     x = np.clip(np.rint(pts[..., 0]), 0, w - 1).astype(np.intp)
     y = np.clip(np.rint(pts[..., 1]), 0, h - 1).astype(np.intp)
-    return labels[y, x]
+    return labels[y, x].astype(np.intp)
 
 
 @dataclass(frozen=True)
 class Regions:
-    """Labelled paper (0 = line, closure or nothing): labels [H, W] int32, their count, per-label
-    area and whether the label touches the image border; and the closures kept [M, 4]."""
+    """Labelled paper (0 = line, closure or nothing): labels [H, W] (:data:`Labels`) below
+    ``count``, and per label: its region id ``region`` (the label itself, or the label it merged
+    into where a closure was dropped again), and per region id its area and whether it touches
+    the image border (0 for ids merged away); the closures kept [M, 4]."""
 
-    labels: I32
+    labels: Labels
     count: int
+    region: npt.NDArray[np.intp]
     area: npt.NDArray[np.int64]
     on_border: npt.NDArray[np.bool_]
     closures: F64
 
 
-def _label(paper: U8) -> tuple[I32, int, npt.NDArray[np.int64], npt.NDArray[np.bool_]]:
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(paper, connectivity=4, ltype=cv2.CV_32S)
-    h, w = paper.shape
-    x, y, bw, bh, area = (stats[:, k] for k in range(5))
-    border = (x == 0) | (y == 0) | (x + bw == w) | (y + bh == h)
-    return np.asarray(labels, np.int32), int(n), area.astype(np.int64), border
+def _label(paper: U8) -> tuple[Labels, int, npt.NDArray[np.int64], npt.NDArray[np.bool_]]:
+    # Plain labelling, then areas by histogram: OpenCV's labelling with stats costs twice as much.
+    n, found = cv2.connectedComponents(paper, connectivity=4, ltype=cv2.CV_32S)
+    if n < 2**16:  # half the memory for every later pass (lookups, dilation)
+        labels: Labels = np.asarray(found, np.uint16)
+        area = cv2.calcHist([labels], [0], None, [n], [0, n]).ravel().astype(np.int64)
+    else:
+        labels = np.asarray(found, np.int32)
+        area = np.bincount(labels.ravel(), minlength=n).astype(np.int64)
+    border = np.zeros(n, bool)
+    for edge in (labels[0], labels[-1], labels[:, 0], labels[:, -1]):
+        border[edge] = True
+    return labels, int(n), area, border
+
+
+def _merge(n: int, pairs: npt.NDArray[np.intp]) -> npt.NDArray[np.intp]:
+    """Per label, the smallest label it is joined to through ``pairs`` [K, 2] (connected sets)."""
+    region = np.arange(n)
+    if len(pairs) == 0:
+        return region
+    a, b = pairs[:, 0], pairs[:, 1]
+    while True:  # min-label propagation over the few pairs: a handful of rounds
+        low = np.minimum(region[region[a]], region[region[b]])
+        before = region.copy()
+        np.minimum.at(region, a, low)
+        np.minimum.at(region, b, low)
+        region = region[region]
+        if np.array_equal(region, before):
+            return region
 
 
 def closed_regions(lines: U8, max_gap: float, min_cut: int) -> Regions:
@@ -251,13 +304,23 @@ def closed_regions(lines: U8, max_gap: float, min_cut: int) -> Regions:
     closed = lines.copy()
     _draw(closed, segs, thickness)
     labels, n, area, border = _label(1 - closed)
+    region = np.arange(n)
     if len(segs):
         beside = _side_labels(labels, segs, thickness / 2.0 + 1.5)
         tiny = ((area[beside] < min_cut) & (beside > 0)).any(axis=1)
         if tiny.any():
+            # Without those closures the regions on their two sides are one: merge their ids
+            # (no second labelling; the closure's own pixels are line-like and grown over).
+            pairs = [p for row in beside[tiny] for p in _row_pairs(row)]
+            region = _merge(n, np.asarray(pairs, np.intp).reshape(-1, 2))
+            area = np.bincount(region, weights=area, minlength=n).astype(np.int64)
+            border = np.bincount(region, weights=border, minlength=n) > 0
             segs = segs[~tiny]
-            closed = lines.copy()
-            _draw(closed, segs, thickness)
-            labels, n, area, border = _label(1 - closed)
     border[0] = False
-    return Regions(labels, n, area, border, segs)
+    return Regions(labels, n, region, area, border, segs)
+
+
+def _row_pairs(row: npt.NDArray[np.intp]) -> list[tuple[int, int]]:
+    """The labels beside one dropped closure, chained into pairs (0, on a line, left out)."""
+    ids = [int(v) for v in row if v]
+    return list(itertools.pairwise(ids))

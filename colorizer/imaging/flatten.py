@@ -94,7 +94,7 @@ def line_regions(
     dropped); line pixels within ``grow`` px of a region take its label, the others are 0.
     """
     found = _regions(gray, gap, min_area, line_threshold, grow)
-    if (found.region != np.arange(found.n)).any():
+    if not found.identity:
         return found.region[found.grown].astype(np.int32), found.n
     return found.grown, found.n
 
@@ -107,6 +107,11 @@ class _Found:
     region: npt.NDArray[np.intp]  # label -> region id (labels merged where a closure was dropped)
     area: npt.NDArray[np.int64]  # per region id
     on_border: npt.NDArray[np.bool_]  # per region id
+
+    @property
+    def identity(self) -> bool:
+        """No labels merged: every label is its own region id."""
+        return bool((self.region == np.arange(self.n)).all())
 
 
 def _regions(gray: U8, gap: float, min_area: int, line_threshold: int, grow: int) -> _Found:
@@ -124,7 +129,8 @@ def _lab(rgb: U8) -> npt.NDArray[np.float32]:
     """RGB uint8 [..., 3] -> CIELAB float32 [N, 3] (L 0..100), from OpenCV's 8-bit Lab."""
     if rgb.size == 0:  # OpenCV refuses empty images
         return np.zeros((0, 3), np.float32)
-    lab = cv2.cvtColor(rgb.reshape(-1, 1, 3), cv2.COLOR_RGB2LAB).reshape(-1, 3).astype(np.float32)
+    # One row of N pixels: OpenCV pays a per-row overhead that N rows of one pixel make dominant.
+    lab = cv2.cvtColor(rgb.reshape(1, -1, 3), cv2.COLOR_RGB2LAB).reshape(-1, 3).astype(np.float32)
     lab[:, 0] *= 100.0 / 255.0
     lab[:, 1:] -= 128.0
     return lab
@@ -137,6 +143,51 @@ def _sums(
     if values is None:
         return np.bincount(ids, minlength=n).astype(np.float64)
     return np.stack([np.bincount(ids, weights=values[:, c], minlength=n) for c in range(values.shape[1])], 1)
+
+
+def _region_ids(found: _Found, labels: npt.NDArray[np.integer]) -> npt.NDArray[np.integer]:
+    """Region ids of ``labels`` (themselves unless a dropped closure merged some)."""
+    return labels if found.identity else found.region[labels]
+
+
+def _hint_colors(
+    hints: U8, found: _Found, n: int, tolerance: float
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.bool_], npt.NDArray[np.float64]]:
+    """Per region id: hint pixel count, whether its hints agree (all within ``tolerance`` Lab
+    units of their mean) and their mean RGB.
+
+    A stroke can paint millions of pixels in one color: per-pixel Lab arithmetic on them would
+    cost ~1 us each. A region whose hint pixels are all one color agrees by definition, so the
+    colors are compared as packed RGBA words first (a few integer passes), and only the pixels of
+    regions holding two or more hint colors go through Lab.
+    """
+    h_count = np.zeros(n)
+    agreed = np.zeros(n, bool)
+    h_color = np.zeros((n, 3))
+    # Boolean compress over the flat arrays: several times cheaper per pixel than coordinates.
+    on = hints[..., 3].ravel() > 0
+    if not on.any():
+        return h_count, agreed, h_color
+    h_ids = _region_ids(found, found.grown.ravel()[on])
+    words = np.ascontiguousarray(hints).view(np.uint32).ravel()[on]
+    h_count = _sums(h_ids, None, n)
+    first = np.zeros(n, np.uint32)
+    first[h_ids] = words  # one of each region's hint colors (the last written)
+    other = words != first[h_ids]
+    mixed = _sums(h_ids[other], None, n) > 0
+    agreed = (h_count > 0) & ~mixed
+    h_color = first.view(np.uint8).reshape(n, 4)[:, :3].astype(np.float64)
+    if mixed.any():
+        sel = mixed[h_ids]
+        m_ids, m_rgb = h_ids[sel], words[sel].view(np.uint8).reshape(-1, 4)[:, :3]
+        m_count = _sums(m_ids, None, n)
+        m_lab = _lab(m_rgb)
+        m_mean = _sums(m_ids, m_lab, n) / np.maximum(m_count, 1.0)[:, None]
+        far = np.linalg.norm(m_lab - m_mean[m_ids].astype(np.float32), axis=1) >= tolerance
+        agreed |= mixed & (_sums(m_ids[far], None, n) == 0)
+        m_color = _sums(m_ids, m_rgb.astype(np.float32), n) / np.maximum(m_count, 1.0)[:, None]
+        h_color = np.where(mixed[:, None], m_color, h_color)
+    return h_count, agreed, h_color
 
 
 def flatten_regions(
@@ -174,7 +225,7 @@ def flatten_regions(
     # are an upscale of its canvas anyway). Counts stay exact, from the labelling. The sample
     # reads the paper only: the model's colors under the lines are a blend of both sides.
     step = max(1, int(np.sqrt(gray.size / STATS_PIXELS)))
-    s_ids = found.region[found.labels[::step, ::step].ravel()]
+    s_ids = _region_ids(found, found.labels[::step, ::step].ravel())
     s_px = rgb[::step, ::step].reshape(-1, 3)
     lab = _lab(s_px)
     count = found.area.astype(np.float64)
@@ -188,24 +239,14 @@ def flatten_regions(
     fill = (n_close >= agree * s_count) & (n_close > 0) & (count >= min_area)
     h_count = np.zeros(n)
     if hints is not None:
-        # Hint pixels by position (a few, or a stroke's worth: proportional to what was painted).
-        where = cv2.findNonZero(np.ascontiguousarray(hints[..., 3]))
-        if where is not None:
-            xs, ys = where.reshape(-1, 2).T
-            h_ids, h_rgb = found.region[found.grown[ys, xs]], hints[ys, xs, :3]
-            h_count = _sums(h_ids, None, n)
-            h_lab = _lab(h_rgb)
-            h_mean = _sums(h_ids, h_lab, n) / np.maximum(h_count, 1.0)[:, None]
-            far = np.linalg.norm(h_lab - h_mean[h_ids].astype(np.float32), axis=1) >= tolerance
-            agreed = (h_count > 0) & (_sums(h_ids[far], None, n) == 0)
-            h_color = _sums(h_ids, h_rgb.astype(np.float32), n) / np.maximum(h_count, 1.0)[:, None]
-            color = np.where(agreed[:, None], h_color, color)
-            # Hinted regions: the hints' color when they agree, else the model's colors untouched.
-            fill = np.where(h_count > 0, agreed & (count >= min_area), fill)
+        h_count, agreed, h_color = _hint_colors(hints, found, n, tolerance)
+        color = np.where(agreed[:, None], h_color, color)
+        # Hinted regions: the hints' color when they agree, else the model's colors untouched.
+        fill = np.where(h_count > 0, agreed & (count >= min_area), fill)
     if paper:
         outside = found.on_border.copy()
         if background is not None:
-            outside |= np.bincount(found.region[found.labels[background]], minlength=n)[:n] > 0
+            outside |= np.bincount(_region_ids(found, found.labels[background]), minlength=n)[:n] > 0
         outside &= h_count == 0
         color[outside] = PAPER
         fill |= outside
@@ -215,7 +256,7 @@ def flatten_regions(
     table = np.zeros((n, 4), np.uint8)
     table[:, :3] = np.clip(np.rint(color), 0, 255)
     table[:, 3] = np.where(fill, 0, 255)
-    packed = table.view(np.uint32).ravel()[found.region]
+    packed = table.view(np.uint32).ravel()[found.region]  # merged labels: their region's entry
     painted = np.take(packed, found.grown).view(np.uint8).reshape(*gray.shape, 4)
     flat = cv2.copyTo(rgb, cv2.extractChannel(painted, 3), cv2.cvtColor(painted, cv2.COLOR_RGBA2RGB))
     # The fills ran under the lines too: draw the sketch's lines back over them (multiply).

@@ -144,3 +144,16 @@ def test_a_stroke_is_the_same_shape_either_way() -> None:
     dist = cv2.distanceTransform(center, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
     assert a[dist <= 19].all() and not a[dist >= 23].any()
     assert (by_box[a][:, :3] == GREEN).all()
+
+
+def test_more_regions_than_uint16_labels_hold() -> None:
+    # A 2 px grid: one-pixel paper cells between 1 px lines, 260 x 260 of them (67,600 regions).
+    g = np.full((520, 520), 255, np.uint8)
+    g[::2] = 0
+    g[:, ::2] = 0
+    hints = hint_layer(520, 520, [PointHint(1, 1, RED)])
+    rgb = _blotchy(520, 520, BLUE)
+    out = flatten_regions(rgb, g, hints, gap=0, min_area=1)
+    assert tuple(out[1, 1]) == RED  # the hinted cell, its own color
+    assert tuple(out[301, 301]) == tuple(rgb[301, 301])  # an unhinted one-pixel region: the model's
+    assert (out[::2] == 0).all()  # the lines drawn over

@@ -150,6 +150,23 @@ def markdown(report: dict[str, Any]) -> str:
             + ", ".join(f"{k} {_f(v, 2)}" for k, v in stages["growth_exponent"].items())
             + "\n",
         ]
+    if stages.get("flat_fill"):
+        parts += [
+            "## Flat fill, ms per page (OpenCV on one thread)\n",
+            _table(
+                ["page (w x h)", "hints", "regions + fill", "hint layer", "hint pixels visited"],
+                [
+                    [
+                        f"{r['width']} x {r['height']}",
+                        r["label"] or "8 dabs, 1 stroke",
+                        _f(r["regions_ms"]),
+                        _f(r["hint_layer_ms"]),
+                        f"{r['hint_pixels']:,}",
+                    ]
+                    for r in stages["flat_fill"]
+                ],
+            ),
+        ]
     int8 = report.get("int8", {})
     if "speedup" in int8:
         q = int8["quality_vs_fp32_8bit_levels"]

@@ -42,6 +42,9 @@ class BenchConfig:
     sketch_size: int = 512
     stage_sizes: tuple[int, ...] = (256, 512, 1024, 2048)
     stage_budget_s: float = 0.5
+    #: Flat-fill page sizes (height, width), and whether to time the heaviest stroke too.
+    flat_sizes: tuple[tuple[int, int], ...] = ((2048, 2048), (2700, 3000))
+    flat_heavy: bool = True
     gateway_env: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -71,6 +74,8 @@ class BenchConfig:
             sketch_size=canvas,
             stage_sizes=(64, 128),
             stage_budget_s=0.02,
+            flat_sizes=((64, 96),),
+            flat_heavy=False,
             gateway_env=env,
         )
 
@@ -250,10 +255,12 @@ def _triton(cfg: BenchConfig, _path: Path, work: Path) -> dict[str, Any]:
 
 
 def _stages(cfg: BenchConfig, path: Path, _work: Path) -> dict[str, Any]:
-    from bench.stages import growth_exponents, measure_stages
+    from bench.stages import growth_exponents, measure_flat_fill, measure_stages
 
     rows = measure_stages(path, cfg.canvas, cfg.stage_sizes, threads=cfg.threads, budget_s=cfg.stage_budget_s)
+    flat = measure_flat_fill(cfg.flat_sizes, budget_s=cfg.stage_budget_s, heavy=cfg.flat_heavy)
     return {
+        "flat_fill": [r.as_dict() for r in flat],
         "canvas": cfg.canvas,
         "rows": [r.as_dict() for r in rows],
         # The size the pre+post share target is read at: the benchmark sketches' size (512).

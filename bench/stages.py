@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 
 from bench import workload
@@ -107,6 +108,75 @@ def _measure_size(
         return imaging.flatten_regions(rgb, gray, layer)
 
     return StageRow(size, size * size / 1e6, ms, inference, _median_ms(flat_fill, budget_s))
+
+
+#: Flat-fill page sizes (height, width): a 2048 px square and a 3000 x 2700 studio page.
+FLAT_SIZES: tuple[tuple[int, int], ...] = ((2048, 2048), (2700, 3000))
+#: The heaviest stroke the default limits allow, on the largest default sketch (4000 x 3000).
+HEAVY_STROKE = (4096, 1024.0, (3000, 4000))
+
+
+@dataclass(frozen=True)
+class FlatFillRow:
+    """Median milliseconds of ``output.flat_fill`` on one page size, OpenCV on one thread."""
+
+    height: int
+    width: int
+    #: Region finding (gap closing included) + fills + lines drawn over: ``flatten_regions``.
+    regions_ms: float
+    #: The hints painted at full size: ``hint_layer`` (8 dabs and a stroke, as the workload).
+    hint_layer_ms: float
+    #: Whole pixels the painted hints visited (:class:`colorizer.imaging.flatten.PaintedPixels`).
+    hint_pixels: int = 0
+    label: str = ""
+
+    def as_dict(self) -> dict[str, object]:
+        """JSON-ready form."""
+        return asdict(self)
+
+
+def measure_flat_fill(
+    sizes: Sequence[tuple[int, int]] = FLAT_SIZES, *, budget_s: float, heavy: bool = True
+) -> list[FlatFillRow]:
+    """One :class:`FlatFillRow` per page size, then (``heavy``) one for the heaviest stroke.
+
+    The model's colors are an upscaled random canvas (flat fill reads only their statistics per
+    region). OpenCV is held to one thread: the target is per core.
+    """
+    threads = cv2.getNumThreads()
+    cv2.setNumThreads(1)
+    try:
+        rows = [_flat_row(h, w, budget_s) for h, w in sizes]
+        if heavy:
+            points, width, (h, w) = HEAVY_STROKE
+            rng = np.random.default_rng(4096)
+            xy = tuple((float(x), float(y)) for x, y in rng.uniform(0, (w, h), (points, 2)))
+            stroke = imaging.StrokeHint(xy, width, (200, 40, 40))
+            rows.append(_flat_row(h, w, budget_s, (stroke,), f"1 stroke, {points} points, width {width:g}"))
+        return rows
+    finally:
+        cv2.setNumThreads(threads)
+
+
+def _flat_row(
+    h: int, w: int, budget_s: float, strokes: Sequence[imaging.StrokeHint] | None = None, label: str = ""
+) -> FlatFillRow:
+    s = workload.sample(h, w, seed=h + w)
+    gray = np.asarray(cv2.imdecode(np.frombuffer(s.png, np.uint8), cv2.IMREAD_GRAYSCALE), np.uint8)
+    canvas = np.random.default_rng(h).integers(0, 256, (max(1, h // 8), max(1, w // 8), 3), dtype=np.uint8)
+    rgb = np.asarray(cv2.resize(canvas, (w, h), interpolation=cv2.INTER_LINEAR), np.uint8)
+    points, strokes = (s.points, s.strokes) if strokes is None else ((), strokes)
+    work = imaging.PaintedPixels()
+    layer = imaging.hint_layer(h, w, points, strokes, work=work)
+    runs = 1 if label else 3
+    return FlatFillRow(
+        h,
+        w,
+        _median_ms(lambda: imaging.flatten_regions(rgb, gray, layer), budget_s, runs),
+        _median_ms(lambda: imaging.hint_layer(h, w, points, strokes), budget_s, runs),
+        work.pixels,
+        label,
+    )
 
 
 def growth_exponents(rows: Sequence[StageRow]) -> dict[str, float]:

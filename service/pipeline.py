@@ -294,7 +294,9 @@ class Pipeline:
         if output.flat_fill:  # original size only (checked on arrival); draws the lines itself
             h, w = lines.shape
             hints = imaging.hint_layer(h, w, item.points, item.strokes, prepared.hint_rgba)
-            rgb = imaging.flatten_regions(rgb, lines, hints, gap=self._settings.flat_fill_gap_px)
+            rgb = imaging.flatten_regions(
+                rgb, lines, hints, gap=self._settings.flat_fill_gap_px, paper=self._settings.flat_fill_paper
+            )
         elif output.overlay_lines or guided:  # the guided colors leave the lines to the sketch
             rgb = imaging.overlay_lines(rgb, lines)
         return imaging.encode_image(rgb, output.format, output.quality), rgb.shape[1], rgb.shape[0]

@@ -112,11 +112,17 @@ class Settings(BaseSettings):
         description="Largest sketch accepted, in pixels (width x height).",
     )
     flat_fill_gap_px: int = Field(
-        3,
+        15,
         ge=0,
-        le=32,
-        description="output.flat_fill: line gaps up to 2 x this + 1 pixels (of the original sketch) "
-        "are treated as closed when finding the regions to fill.",
+        le=100,
+        description="output.flat_fill: line ends up to this many pixels apart (at a 1000 px long side; "
+        "scaled with the sketch, as at 512 px below that) are joined before finding the regions to "
+        "fill; 0: no gap closing.",
+    )
+    flat_fill_paper: bool = Field(
+        True,
+        description="output.flat_fill: an unhinted region touching the sketch's border stays white "
+        "paper; false: it takes the model's color like any other region.",
     )
     max_points: int = Field(_DEFAULT_LIMITS.max_points, ge=0, description="Most point hints per request.")
     max_strokes: int = Field(_DEFAULT_LIMITS.max_strokes, ge=0, description="Most stroke hints per request.")

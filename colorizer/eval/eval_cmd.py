@@ -63,8 +63,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--gaps",
         type=int,
         help="holes punched into each sketch's lines for the line-gap set "
-        "(0: no such set; default 12; --quick: 4; synthetic and --images only: real line art "
-        "keeps its own gaps)",
+        "(0: no such set; default 12; --quick: 4; with --set real, the holes per case of "
+        "--gap-widths, else real line art keeps its own gaps)",
+    )
+    parser.add_argument(
+        "--gap-widths",
+        help="--set real: comma-separated widths in px (e.g. 3,7,15); per width, every source's cases "
+        "again with --gaps holes (default 12) of that width punched into the lines",
     )
     parser.add_argument("--seed", type=int, help="synthetic series seed (default: the held-out one)")
     parser.add_argument("--out", type=Path, default=Path("runs/eval/report"), help="output folder")
@@ -85,8 +90,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--flat-fill-gap",
         type=int,
-        default=3,
-        help="gap closing of those flat fills, px (COLORIZER_FLAT_FILL_GAP_PX; default 3)",
+        default=15,
+        help="gap closing of those flat fills: line ends joined up to this many px at a 1000 px "
+        "long side (COLORIZER_FLAT_FILL_GAP_PX; default 15)",
     )
     parser.add_argument(
         "--canvas",
@@ -137,12 +143,25 @@ def _parse_counts(text: str) -> list[int | str]:
     return [*numbers, *([PER_REGION] if per_region else [])]
 
 
+def _parse_widths(text: str | None) -> list[int]:
+    """``--gap-widths``: positive widths in px, ascending."""
+    if not text:
+        return []
+    try:
+        widths = sorted({int(v) for v in text.split(",") if v.strip()})
+    except ValueError:
+        raise ValueError(f"--gap-widths must be comma-separated integers, got {text!r}") from None
+    if not widths or widths[0] < 1:
+        raise ValueError(f"--gap-widths needs widths >= 1 px, got {text!r}")
+    return widths
+
+
 def run(args: argparse.Namespace) -> int:
     """Entry point of ``colorizer eval``."""
     from colorizer import contract
     from colorizer.eval import logger
     from colorizer.eval.cases import EVAL_SEED, MAX_HINTS, image_case, image_files, synthetic_case
-    from colorizer.eval.real import ALL_SET, real_sets
+    from colorizer.eval.real import ALL_SET, gapped_name, real_sets
     from colorizer.eval.report import contact_sheet, markdown_tables, write_json, write_png
     from colorizer.eval.runner import evaluate
     from colorizer.eval.systems import (
@@ -217,8 +236,20 @@ def run(args: argparse.Namespace) -> int:
         sets: dict[str, list[Any]] = {}
         if real:
             wanted = [v.strip() for v in args.sources.split(",") if v.strip()] if args.sources else None
-            sets, real_facts = real_sets(args.data_root, wanted, args.size, seed=seed, limit=args.limit)
-            unions[ALL_SET] = list(sets)
+            widths = _parse_widths(args.gap_widths)
+            sets, real_facts = real_sets(
+                args.data_root,
+                wanted,
+                args.size,
+                seed=seed,
+                limit=args.limit,
+                gaps=args.gaps or 12,
+                gap_widths=widths,
+            )
+            gapped = {gapped_name(n, w) for n in sets for w in widths}
+            unions[ALL_SET] = [n for n in sets if n not in gapped]
+            for w in widths:
+                unions[gapped_name(ALL_SET, w)] = [n for n in sets if n.endswith(gapped_name("", w))]
         elif args.images:
             files = image_files(args.images)
             if not files:

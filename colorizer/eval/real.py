@@ -62,6 +62,7 @@ from colorizer.eval.cases import (
     NEIGHBOUR_RADIUS,
     Case,
     place_hints,
+    punch_gaps,
 )
 from colorizer.eval.color import srgb_to_lab
 from colorizer.imaging import over_white
@@ -93,6 +94,11 @@ def set_name(source: str) -> str:
 
 #: The case-set name of the union of all sources.
 ALL_SET = "real: all"
+
+
+def gapped_name(name: str, width: int) -> str:
+    """The name of case set ``name`` with line gaps ``width`` px wide punched in (``--gap-widths``)."""
+    return f"{name}, {width} px gaps"
 
 
 def find_sources(root: Path, names: Sequence[str] | None = None) -> list[str]:
@@ -248,9 +254,12 @@ def real_case(
     *,
     seed: int = EVAL_SEED,
     source: str | None = None,
+    gaps: int = 0,
+    gap_width: int = 0,
 ) -> Case:
     """The case of pair ``name`` of the source folder ``source_dir`` at ``size`` (see the module
-    docstring)."""
+    docstring). ``gaps`` holes ``gap_width`` px wide punched into its lines (after everything else
+    is taken from the closed sketch, as :func:`~colorizer.eval.cases.synthetic_case` does)."""
     contract.check_size(size, size)
     source = source or source_dir.name
     lines = load_lines(source_dir / "lines" / f"{name}.png")
@@ -277,6 +286,15 @@ def real_case(
         neighbour_radius=neighbour_radius(sketch),
     )
     case.flat_labels = flat_region_labels(case.truth_lab, labels)
+    if gaps and gap_width:
+        # The hints, labels and masks stay those of the closed sketch: a gap's truth is line.
+        case.sketch = punch_gaps(
+            sketch,
+            np.random.default_rng([seed, zlib.crc32(case.name.encode()), 8]),
+            gaps,
+            (gap_width - 1) // 2,
+        )
+        case.name += f"-gaps{gaps}x{gap_width}"
     return case
 
 
@@ -287,10 +305,13 @@ def real_sets(
     *,
     seed: int = EVAL_SEED,
     limit: int | None = None,
+    gaps: int = 0,
+    gap_widths: Sequence[int] = (),
 ) -> tuple[dict[str, list[Case]], dict[str, dict[str, Any]]]:
     """Per prepared source, ``real: SOURCE`` -> its test cases; and per source, the manifest facts
     for the report (version, license, attribution, cases). Sources without test pairs are left out;
-    none at all raises :class:`NoRealData`."""
+    none at all raises :class:`NoRealData`. Per width of ``gap_widths`` also ``real: SOURCE, W px
+    gaps``: the same cases with ``gaps`` holes W px wide punched into the lines."""
     if limit is not None and limit < 1:
         raise ValueError(f"--limit must be >= 1, got {limit}")
     sets: dict[str, list[Case]] = {}
@@ -303,6 +324,11 @@ def real_sets(
             continue
         cases = [real_case(folder, str(p["name"]), size, seed=seed, source=source) for p in pairs]
         sets[set_name(source)] = cases
+        for width in gap_widths:
+            sets[gapped_name(set_name(source), width)] = [
+                real_case(folder, str(p["name"]), size, seed=seed, source=source, gaps=gaps, gap_width=width)
+                for p in pairs
+            ]
         facts[source] = {
             **{k: manifest.get(k) for k in ("version", "license", "attribution", "size")},
             "cases": len(cases),

@@ -152,10 +152,10 @@ class FlatFillSystem:
 
     uses_hints = True
 
-    def __init__(self, inner: System, name: str | None = None, gap: int = 3) -> None:
+    def __init__(self, inner: System, name: str | None = None, gap: int = 15) -> None:
         self.inner = inner
         self.gap = gap
-        self.name = name or f"{inner.name} + flat fill" + (f" (gap {gap})" if gap != 3 else "")
+        self.name = name or f"{inner.name} + flat fill" + (f" (gap {gap})" if gap != 15 else "")
 
     def colorize(self, sketch: U8, hint: F32) -> U8:
         from colorizer.imaging.flatten import flatten_regions

@@ -11,7 +11,7 @@ output (:func:`guided_upsample` to the full size, :func:`overlay_lines`, flat fi
 from colorizer.imaging.canvas import Canvas, fit_sketch, restore_size
 from colorizer.imaging.decode import decode_hint_image, decode_sketch, over_white
 from colorizer.imaging.errors import ImageInputError, LimitExceededError
-from colorizer.imaging.flatten import flatten_regions, hint_layer
+from colorizer.imaging.flatten import PaintedPixels, flatten_regions, hint_layer
 from colorizer.imaging.hints import PointHint, StrokeHint, build_hint_map
 from colorizer.imaging.limits import InputLimits
 from colorizer.imaging.postprocess import encode_image, overlay_lines
@@ -22,6 +22,7 @@ __all__ = [
     "ImageInputError",
     "InputLimits",
     "LimitExceededError",
+    "PaintedPixels",
     "PointHint",
     "StrokeHint",
     "build_hint_map",

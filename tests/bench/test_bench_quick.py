@@ -35,6 +35,7 @@ def test_quick_bench_writes_a_complete_report(tiny_repository: Path, tmp_path: P
     assert (out / "bench.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     markdown = (out / "bench.md").read_text()
     assert "## Targets" in markdown and "## raw ONNX Runtime" in markdown
+    assert "## Flat fill, ms per page" in markdown
 
     assert report["machine"]["usable_cores"] >= 1 and "cpu_flags" in report["machine"]
     assert "onnxruntime" in report["versions"]
@@ -57,6 +58,8 @@ def test_quick_bench_writes_a_complete_report(tiny_repository: Path, tmp_path: P
     assert set(stages["rows"][0]["ms"]) == {"decode", "normalize", "hint_map", "postprocess", "encode"}
     assert "total" in stages["growth_exponent"] and "flat_fill" in stages["growth_exponent"]
     assert all(r["flat_fill_ms"] > 0 for r in stages["rows"])
+    assert [(r["height"], r["width"]) for r in stages["flat_fill"]] == [(64, 96)]
+    assert stages["flat_fill"][0]["regions_ms"] > 0 and stages["flat_fill"][0]["hint_pixels"] > 0
 
     int8 = report["int8"]
     assert set(int8["speedup"]) == {"1"}

@@ -149,6 +149,21 @@ def test_case_from_a_pair(root: Path) -> None:
     assert len(np.unique(case.labels[case.labels > 0])) == 2
 
 
+def test_gap_widths_punch_holes_of_that_width_and_keep_the_closed_truth(root: Path) -> None:
+    sets, _ = real_sets(root, ["openmoji"], size=64, gaps=4, gap_widths=(3, 7))
+    assert list(sets) == ["real: openmoji", "real: openmoji, 3 px gaps", "real: openmoji, 7 px gaps"]
+    closed, three, seven = (sets[k][0] for k in sets)
+    assert three.name == "openmoji/flat-gaps4x3" and seven.name == "openmoji/flat-gaps4x7"
+    line = closed.sketch < LINE_THRESHOLD
+    opened3 = line & (three.sketch >= LINE_THRESHOLD)
+    opened7 = line & (seven.sketch >= LINE_THRESHOLD)
+    assert 0 < opened3.sum() < opened7.sum()  # holes, wider ones opening more of the lines
+    assert (three.sketch >= closed.sketch).all()  # holes only: no ink added
+    # What is scored stays the closed drawing's: same hints, labels and masks.
+    assert three.hints == closed.hints and np.array_equal(seven.labels, closed.labels)
+    assert three.figure is not None and np.array_equal(three.figure, closed.figure)
+
+
 def test_hints_are_flat_inside_the_figure_and_one_per_region_first(root: Path) -> None:
     s = contract.HINT_SCALE
     for name, regions in (("flat", 2), ("grad", 1)):  # the gradient half is not hintable

@@ -25,8 +25,8 @@ def _two_boxes(gap: int = 0) -> np.ndarray:
 def test_closed_regions_and_a_thin_strip_are_kept() -> None:
     g = _two_boxes()
     cv2.line(g, (12, 20), (38, 20), 0, 1)
-    cv2.line(g, (12, 24), (38, 24), 0, 1)  # a 3 px strip, thinner than the gap closing
-    labels, n = line_regions(g, gap=3, min_area=8)
+    cv2.line(g, (12, 24), (38, 24), 0, 1)  # a 3 px strip, its ends 1 px from the frame
+    labels, n = line_regions(g, min_area=8)
     left, right, strip = labels[40, 20], labels[40, 60], labels[22, 25]
     assert len({left, right, strip}) == 3 and 0 not in (left, right, strip)
     assert (labels[21:24, 14:37] == strip).all()
@@ -34,10 +34,11 @@ def test_closed_regions_and_a_thin_strip_are_kept() -> None:
 
 
 def test_a_leak_through_a_small_gap_is_split_and_a_wide_one_is_not() -> None:
-    small = line_regions(_two_boxes(gap=5), gap=3, min_area=8)[0]
+    small = line_regions(_two_boxes(gap=5), min_area=8)[0]
     assert small[30, 20] != small[30, 60]
-    wide = line_regions(_two_boxes(gap=12), gap=3, min_area=8)[0]
-    assert wide[30, 20] == wide[30, 60]  # a 12 px opening is a real opening at gap=3
+    wide = line_regions(_two_boxes(gap=12), min_area=8)[0]
+    # A 12 px opening is a real opening: 7.7 px are joined at this size.
+    assert wide[30, 20] == wide[30, 60]
 
 
 def test_regions_take_the_hint_color_and_lines_are_drawn_over() -> None:

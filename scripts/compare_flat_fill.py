@@ -1,0 +1,149 @@
+"""Flat fill before and after a change, side by side in one process (the machine is shared).
+
+``speed``: regions + fill at 2048 x 2048 and 3000 x 2700, the two versions interleaved on one
+OpenCV thread, and (``--heavy``) the hint layer of the heaviest stroke the limits allow.
+``quality``: ``colorizer eval --set real`` cases with line gaps punched in (``--gap-widths``), both
+versions on the same model outputs, leak share and figure error at 16 hints per width.
+
+The earlier version is colorizer/imaging/flatten.py at ``--before`` (a git revision), loaded
+from ``git show`` as its own module::
+
+    python scripts/compare_flat_fill.py speed --before 8bdc932 --heavy
+    python scripts/compare_flat_fill.py quality --before 8bdc932 --limit 8
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import cv2
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench import workload  # noqa: E402
+from colorizer.imaging import StrokeHint  # noqa: E402
+from colorizer.imaging import flatten as after  # noqa: E402
+
+
+def _before(rev: str) -> ModuleType:
+    text = subprocess.run(
+        ["git", "show", f"{rev}:colorizer/imaging/flatten.py"],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    path = Path(tempfile.mkdtemp()) / "flatten_before.py"
+    path.write_text(text)
+    spec = importlib.util.spec_from_file_location("flatten_before", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def speed(before: ModuleType, reps: int, heavy: bool) -> None:
+    """Medians of ``reps`` interleaved runs per page size."""
+    cv2.setNumThreads(1)
+    for h, w in ((2048, 2048), (2700, 3000)):
+        s = workload.sample(h, w, seed=h + w)
+        gray = cv2.imdecode(np.frombuffer(s.png, np.uint8), cv2.IMREAD_GRAYSCALE)
+        canvas = np.random.default_rng(h).integers(0, 256, (h // 8, w // 8, 3), dtype=np.uint8)
+        rgb = cv2.resize(canvas, (w, h), interpolation=cv2.INTER_LINEAR)
+        layer = after.hint_layer(h, w, s.points, s.strokes)
+        times: dict[str, list[float]] = {"before": [], "after": []}
+        for mod in (before, after):  # warm-up
+            mod.flatten_regions(rgb, gray, layer)
+        for _ in range(reps):
+            for name, mod in (("before", before), ("after", after)):
+                t0 = time.perf_counter()
+                mod.flatten_regions(rgb, gray, layer)
+                times[name].append(time.perf_counter() - t0)
+        b, a = (statistics.median(times[k]) for k in ("before", "after"))
+        ms = f"before {1000 * b:.0f} ms, after {1000 * a:.0f} ms"
+        print(f"regions + fill {w}x{h}: {ms}, before/after {b / a:.1f}x")
+    if heavy:
+        h, w = 3000, 4000
+        rng = np.random.default_rng(4096)
+        xy = tuple((float(x), float(y)) for x, y in rng.uniform(0, (w, h), (4096, 2)))
+        stroke = StrokeHint(xy, 1024, (200, 40, 40))
+        took = {}
+        for name, mod in (("after", after), ("before", before)):
+            t0 = time.perf_counter()
+            mod.hint_layer(h, w, (), [stroke])
+            took[name] = time.perf_counter() - t0
+        print(
+            f"hint layer, 1 stroke of 4096 points, width 1024, 4000x3000: before {took['before']:.1f} s, "
+            f"after {took['after']:.2f} s, before/after {took['before'] / took['after']:.0f}x"
+        )
+
+
+def quality(before: ModuleType, limit: int, widths: list[int], out: Path) -> None:
+    """The real eval's cases with gaps, the model once, both flat fills on its outputs."""
+    from colorizer.eval.real import ALL_SET, gapped_name, real_sets
+    from colorizer.eval.report import markdown_tables, write_json
+    from colorizer.eval.runner import evaluate
+    from colorizer.eval.systems import FlatFillSystem, OnnxSystem, System, hint_seeds
+
+    class BeforeFlat(FlatFillSystem):
+        def colorize(self, sketch: Any, hint: Any) -> Any:
+            layer = np.zeros((*sketch.shape, 4), np.uint8)
+            for y, x, rgb in hint_seeds(sketch, hint):
+                layer[y, x] = (*rgb, 255)
+            return before.flatten_regions(self.inner.colorize(sketch, hint), sketch, layer, gap=self.gap)
+
+    model = OnnxSystem(ROOT / "model_repository/colorizer/1/model.onnx", None, threads=1)
+    systems: list[System] = [
+        model,
+        BeforeFlat(model, "flat fill, before (gap 3)", gap=3),
+        FlatFillSystem(model, "flat fill, after (gap 15)", gap=15),
+        FlatFillSystem(model, "flat fill, after (gap 30)", gap=30),
+    ]
+    sets, _ = real_sets(ROOT / "data/real", None, 512, limit=limit, gaps=12, gap_widths=widths)
+    gapped = {gapped_name(n, w) for n in sets for w in widths}
+    unions = {ALL_SET: [n for n in sets if n not in gapped]}
+    for w in widths:
+        unions[gapped_name(ALL_SET, w)] = [n for n in sets if n.endswith(gapped_name("", w))]
+    results, _ = evaluate(sets, systems, [16], sheet_cases=0, progress=False, unions=unions)
+    out.mkdir(parents=True, exist_ok=True)
+    write_json(out / "report.json", results, {"limit": limit, "size": 512, "gaps": 12, "gap_widths": widths})
+    (out / "report.md").write_text(markdown_tables(results, [16]))
+    for union in unions:
+        row = {
+            s: {k: v[16][k] for k in ("leak_share", "figure_de", "paper_de")}
+            for s, v in results[union].items()
+        }
+        print(union, json.dumps(row))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("what", choices=("speed", "quality"))
+    parser.add_argument("--before", default="8bdc932", help="git revision of the earlier flatten.py")
+    parser.add_argument("--reps", type=int, default=5)
+    parser.add_argument("--heavy", action="store_true", help="speed: also the heaviest stroke (slow before)")
+    parser.add_argument("--limit", type=int, default=8, help="quality: test pairs per source")
+    parser.add_argument("--gap-widths", default="3,7,15")
+    parser.add_argument("--out", type=Path, default=Path("runs/eval/flat-compare"))
+    args = parser.parse_args()
+    before = _before(args.before)
+    if args.what == "speed":
+        speed(before, args.reps, args.heavy)
+    else:
+        quality(before, args.limit, [int(v) for v in args.gap_widths.split(",")], args.out)
+
+
+if __name__ == "__main__":
+    main()

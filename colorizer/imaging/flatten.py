@@ -126,8 +126,12 @@ def flatten_regions(
     tolerance: float = 30.0,
     agree: float = 0.6,
     line_threshold: int = LINE_THRESHOLD,
+    draw_lines: bool = True,
 ) -> U8:
     """``rgb`` [H, W, 3] with each region of ``gray`` [H, W] painted in one color (see above).
+
+    ``draw_lines=False`` returns the fills alone, running under the lines (the flats layer of a
+    layered file, whose line art is a layer of its own).
 
     ``hints`` [H, W, 4] (RGB + alpha > 0 where hinted, as the user gave them): a region whose hints
     agree (all within ``tolerance`` Lab units of their mean) is painted in the hints' color, the
@@ -174,6 +178,8 @@ def flatten_regions(
     flat = rgb.reshape(-1, 3).copy()
     filled = fill[ids]
     flat[filled] = table[ids[filled]]
+    if not draw_lines:
+        return flat.reshape(rgb.shape)
     # The fills ran under the lines too: draw the sketch's lines back over them (multiply).
     lines = cv2.merge([gray, gray, gray])
     return np.asarray(cv2.multiply(flat.reshape(rgb.shape), lines, scale=1.0 / 255.0), dtype=np.uint8)

@@ -21,6 +21,12 @@ class OutputSize(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     OUTPUT_SIZE_ORIGINAL: _ClassVar[OutputSize]
     OUTPUT_SIZE_MODEL: _ClassVar[OutputSize]
 
+class LayersFormat(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    LAYERS_FORMAT_UNSPECIFIED: _ClassVar[LayersFormat]
+    LAYERS_FORMAT_PSD: _ClassVar[LayersFormat]
+    LAYERS_FORMAT_ZIP: _ClassVar[LayersFormat]
+
 class SketchMode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     SKETCH_MODE_UNSPECIFIED: _ClassVar[SketchMode]
@@ -33,6 +39,9 @@ IMAGE_FORMAT_WEBP: ImageFormat
 OUTPUT_SIZE_UNSPECIFIED: OutputSize
 OUTPUT_SIZE_ORIGINAL: OutputSize
 OUTPUT_SIZE_MODEL: OutputSize
+LAYERS_FORMAT_UNSPECIFIED: LayersFormat
+LAYERS_FORMAT_PSD: LayersFormat
+LAYERS_FORMAT_ZIP: LayersFormat
 SKETCH_MODE_UNSPECIFIED: SketchMode
 SKETCH_MODE_LINES: SketchMode
 SKETCH_MODE_EXTRACT: SketchMode
@@ -78,18 +87,22 @@ class StrokeHint(_message.Message):
     def __init__(self, points: _Optional[_Iterable[_Union[Point, _Mapping]]] = ..., width: _Optional[float] = ..., color: _Optional[_Union[Color, _Mapping]] = ...) -> None: ...
 
 class OutputOptions(_message.Message):
-    __slots__ = ("format", "quality", "size", "overlay_lines", "flat_fill")
+    __slots__ = ("format", "quality", "size", "overlay_lines", "flat_fill", "layers", "paper")
     FORMAT_FIELD_NUMBER: _ClassVar[int]
     QUALITY_FIELD_NUMBER: _ClassVar[int]
     SIZE_FIELD_NUMBER: _ClassVar[int]
     OVERLAY_LINES_FIELD_NUMBER: _ClassVar[int]
     FLAT_FILL_FIELD_NUMBER: _ClassVar[int]
+    LAYERS_FIELD_NUMBER: _ClassVar[int]
+    PAPER_FIELD_NUMBER: _ClassVar[int]
     format: ImageFormat
     quality: int
     size: OutputSize
     overlay_lines: bool
     flat_fill: bool
-    def __init__(self, format: _Optional[_Union[ImageFormat, str]] = ..., quality: _Optional[int] = ..., size: _Optional[_Union[OutputSize, str]] = ..., overlay_lines: _Optional[bool] = ..., flat_fill: _Optional[bool] = ...) -> None: ...
+    layers: LayersFormat
+    paper: bool
+    def __init__(self, format: _Optional[_Union[ImageFormat, str]] = ..., quality: _Optional[int] = ..., size: _Optional[_Union[OutputSize, str]] = ..., overlay_lines: _Optional[bool] = ..., flat_fill: _Optional[bool] = ..., layers: _Optional[_Union[LayersFormat, str]] = ..., paper: _Optional[bool] = ...) -> None: ...
 
 class ColorizeRequest(_message.Message):
     __slots__ = ("request_id", "sketch", "sketch_mode", "points", "strokes", "hint_image", "output")
@@ -126,7 +139,7 @@ class StageTimings(_message.Message):
     def __init__(self, decode_ms: _Optional[float] = ..., preprocess_ms: _Optional[float] = ..., queue_ms: _Optional[float] = ..., inference_ms: _Optional[float] = ..., postprocess_ms: _Optional[float] = ..., total_ms: _Optional[float] = ...) -> None: ...
 
 class ColorizeResponse(_message.Message):
-    __slots__ = ("request_id", "image", "format", "width", "height", "model_name", "model_version", "timings", "hint_cells")
+    __slots__ = ("request_id", "image", "format", "width", "height", "model_name", "model_version", "timings", "hint_cells", "layers", "layers_format")
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     IMAGE_FIELD_NUMBER: _ClassVar[int]
     FORMAT_FIELD_NUMBER: _ClassVar[int]
@@ -136,6 +149,8 @@ class ColorizeResponse(_message.Message):
     MODEL_VERSION_FIELD_NUMBER: _ClassVar[int]
     TIMINGS_FIELD_NUMBER: _ClassVar[int]
     HINT_CELLS_FIELD_NUMBER: _ClassVar[int]
+    LAYERS_FIELD_NUMBER: _ClassVar[int]
+    LAYERS_FORMAT_FIELD_NUMBER: _ClassVar[int]
     request_id: str
     image: bytes
     format: ImageFormat
@@ -145,7 +160,9 @@ class ColorizeResponse(_message.Message):
     model_version: str
     timings: StageTimings
     hint_cells: int
-    def __init__(self, request_id: _Optional[str] = ..., image: _Optional[bytes] = ..., format: _Optional[_Union[ImageFormat, str]] = ..., width: _Optional[int] = ..., height: _Optional[int] = ..., model_name: _Optional[str] = ..., model_version: _Optional[str] = ..., timings: _Optional[_Union[StageTimings, _Mapping]] = ..., hint_cells: _Optional[int] = ...) -> None: ...
+    layers: bytes
+    layers_format: LayersFormat
+    def __init__(self, request_id: _Optional[str] = ..., image: _Optional[bytes] = ..., format: _Optional[_Union[ImageFormat, str]] = ..., width: _Optional[int] = ..., height: _Optional[int] = ..., model_name: _Optional[str] = ..., model_version: _Optional[str] = ..., timings: _Optional[_Union[StageTimings, _Mapping]] = ..., hint_cells: _Optional[int] = ..., layers: _Optional[bytes] = ..., layers_format: _Optional[_Union[LayersFormat, str]] = ...) -> None: ...
 
 class ItemError(_message.Message):
     __slots__ = ("code", "message")

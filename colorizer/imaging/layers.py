@@ -72,13 +72,12 @@ def build_layers(colors: U8, flats: U8, gray: U8, hints: U8, alpha: U8 | None = 
     # Multiply by colors / flats reproduces the model's colors over the flats where they are
     # darker (its shading); brighter than the flats cannot be multiplied, so it stays 255.
     shading = cv2.divide(colors, np.maximum(flats, 1), scale=255.0)
-    ink = cv2.bitwise_not(gray)
-    lines = np.dstack([np.zeros((h, w, 3), np.uint8), ink])
+    lines = with_alpha(np.zeros((h, w, 3), np.uint8), cv2.bitwise_not(gray))  # black, alpha = ink
     return [
         Layer("Colors", with_alpha(colors, opaque), visible=False),
         Layer("Flats", with_alpha(flats, opaque)),
         Layer("Shading", with_alpha(np.asarray(shading, np.uint8), opaque), "multiply", visible=False),
-        Layer("Line art", np.ascontiguousarray(lines)),
+        Layer("Line art", lines),
         Layer("Hints", np.ascontiguousarray(hints), visible=False),
     ]
 

@@ -72,7 +72,8 @@ def build_layers(colors: U8, flats: U8, gray: U8, hints: U8, alpha: U8 | None = 
     # Multiply by colors / flats reproduces the model's colors over the flats where they are
     # darker (its shading); brighter than the flats cannot be multiplied, so it stays 255.
     shading = cv2.divide(colors, np.maximum(flats, 1), scale=255.0)
-    lines = with_alpha(np.zeros((h, w, 3), np.uint8), cv2.bitwise_not(gray))  # black, alpha = ink
+    ink = np.asarray(cv2.bitwise_not(gray), dtype=np.uint8)
+    lines = with_alpha(np.zeros((h, w, 3), np.uint8), ink)  # black, alpha = ink
     return [
         Layer("Colors", with_alpha(colors, opaque), visible=False),
         Layer("Flats", with_alpha(flats, opaque)),
@@ -122,6 +123,12 @@ def write_psd(layers: list[Layer], merged: U8) -> bytes:
         pixel.blend_mode = modes[layer.blend]
         pixel.visible = layer.visible
         psd.append(pixel)
+    if merged.shape[2] == 4:
+        # A negative layer count says the merged image's extra channel is its transparency
+        # (Photoshop's convention), not a saved selection.
+        info = psd._record.layer_and_mask_information.layer_info
+        if info is not None:
+            info.layer_count = -abs(info.layer_count)
     out = io.BytesIO()
     # The document's record, written as is: PSDImage.save() would first re-render the preview
     # from the layers (see above); the preview set by frompil() is already that composite.

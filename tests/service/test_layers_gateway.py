@@ -163,3 +163,25 @@ async def test_gimp_opens_the_psd_with_its_layers_and_the_flat_composite(
     diff = np.abs(composite[..., :3].astype(int) - flat)
     assert diff.max() <= 2, f"GIMP's composite differs by up to {diff.max()}"
     assert composite.shape[2] == 3 or (composite[..., 3] == 255).all()
+
+
+async def test_a_layered_file_too_big_for_one_message_is_refused_clearly(
+    make_settings: Callable[..., Any],
+) -> None:
+    # Room for the request and a flat-fill PNG (a few kB), not for the layers of a 160x120 page,
+    # whose "Colors" layer holds the random model's noisy colors (~60 kB).
+    gateway = Gateway(make_settings(max_message_bytes=30_000))
+    await gateway.start()
+    try:
+        async with grpc.aio.insecure_channel(gateway.address) as channel:
+            small = pb_grpc.ColorizerStub(channel)
+            psd_request = request(figure(transparent=False), flat_fill=True, layers=pb.LAYERS_FORMAT_PSD)
+            with pytest.raises(grpc.aio.AioRpcError) as info:
+                await small.Colorize(psd_request, timeout=60)
+            assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+            assert "output.layers" in (info.value.details() or "")
+            assert "max_message_bytes" in (info.value.details() or "")
+            flat = await small.Colorize(request(figure(transparent=False), flat_fill=True), timeout=60)
+            assert flat.layers == b"" and len(flat.image) < 30_000
+    finally:
+        await gateway.stop(1)

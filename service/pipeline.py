@@ -284,27 +284,9 @@ class Pipeline:
             rgb = imaging.overlay_lines(flats, lines)  # the lines over the fills, as flatten draws them
         elif output.overlay_lines:
             rgb = imaging.overlay_lines(rgb, lines)
-        alpha = _output_alpha(prepared, output.model_size)
-        if alpha is not None and output.paper:  # asked for paper: the background turns white, layers too
-            rgb, colors = alpha_channel.on_paper(rgb, alpha), alpha_channel.on_paper(colors, alpha)
-            flats = None if flats is None else alpha_channel.on_paper(flats, alpha)
-            alpha = None
-        pixels = (
-            alpha_channel.on_paper(rgb, alpha)  # JPEG has no alpha channel
-            if output.format == "jpeg"
-            else alpha_channel.with_alpha(rgb, alpha)
+        image, layers = _encode_output(
+            rgb, colors, flats, lines, hints, prepared, output, self._settings.max_message_bytes
         )
-        image = imaging.encode_image(pixels, output.format, output.quality)
-        layers = b""
-        if output.layers and flats is not None and hints is not None:
-            stack = layered.build_layers(colors, flats, lines, hints, alpha)
-            merged = alpha_channel.with_alpha(imaging.overlay_lines(flats, lines), alpha)
-            layers = layered.encode_layers(stack, merged, output.layers)  # type: ignore[arg-type]
-            if len(layers) + len(image) > self._settings.max_message_bytes:
-                raise InvalidInputError(  # not retryable: the same request gives the same size
-                    f"output.layers: the layered file ({len(layers)} bytes) and the image exceed the "
-                    f"gateway's max_message_bytes ({self._settings.max_message_bytes}); send a smaller sketch"
-                )
         return image, rgb.shape[1], rgb.shape[0], layers
 
     async def _run_batch(self, items: list[_Payload]) -> list[F32]:
@@ -339,6 +321,42 @@ def _check_output(output: OutputOptions) -> None:
         raise InvalidInputError(
             "output.layers works on the original-size image; it cannot be combined with output.size MODEL"
         )
+
+
+def _encode_output(
+    rgb: np.ndarray,
+    colors: np.ndarray,
+    flats: np.ndarray | None,
+    lines: np.ndarray,
+    hints: np.ndarray | None,
+    prepared: _Prepared,
+    output: OutputOptions,
+    max_message_bytes: int,
+) -> tuple[bytes, bytes]:
+    """The encoded image (the sketch's transparent background kept, or on paper) and the layered
+    file ("" unless asked for): the model's ``colors``, the ``flats`` without lines, the line art."""
+    alpha = _output_alpha(prepared, output.model_size)
+    if alpha is not None and output.paper:  # asked for paper: the background turns white, layers too
+        rgb, colors = alpha_channel.on_paper(rgb, alpha), alpha_channel.on_paper(colors, alpha)
+        flats = None if flats is None else alpha_channel.on_paper(flats, alpha)
+        alpha = None
+    pixels = (
+        alpha_channel.on_paper(rgb, alpha)  # JPEG has no alpha channel
+        if output.format == "jpeg"
+        else alpha_channel.with_alpha(rgb, alpha)
+    )
+    image = imaging.encode_image(pixels, output.format, output.quality)
+    if not output.layers or flats is None or hints is None:
+        return image, b""
+    stack = layered.build_layers(colors, flats, lines, hints, alpha)
+    merged = alpha_channel.with_alpha(imaging.overlay_lines(flats, lines), alpha)
+    layers = layered.encode_layers(stack, merged, output.layers)  # type: ignore[arg-type]
+    if len(layers) + len(image) > max_message_bytes:
+        raise InvalidInputError(  # not retryable: the same request gives the same size
+            f"output.layers: the layered file ({len(layers)} bytes) and the image exceed the "
+            f"gateway's max_message_bytes ({max_message_bytes}); send a smaller sketch"
+        )
+    return image, layers
 
 
 def _output_alpha(prepared: _Prepared, model_size: bool) -> np.ndarray | None:

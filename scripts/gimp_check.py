@@ -8,8 +8,8 @@ nothing is installed on the machine. A system GIMP (``gimp-console-2.10`` on PAT
     python scripts/gimp_check.py page.psd --composite page-gimp.png
 
 Prints one JSON object: the image's size and, top layer first, each layer's name, size, offsets,
-mode, visibility and opacity, as GIMP's PSD loader read them. ``--composite`` writes the merge of
-the visible layers (GIMP's own compositing) as an RGBA PNG.
+mode, visibility, opacity, alpha channel and layer mask, as GIMP's PSD loader read them.
+``--composite`` writes the merge of the visible layers (GIMP's own compositing) as an RGBA PNG.
 """
 
 from __future__ import annotations
@@ -53,7 +53,9 @@ _SCRIPT = """
                        "\t" (number->string (cadr (gimp-drawable-offsets l)))
                        "\t" (number->string (car (gimp-layer-get-mode l)))
                        "\t" (number->string (car (gimp-item-get-visible l)))
-                       "\t" (number->string (car (gimp-layer-get-opacity l))))))
+                       "\t" (number->string (car (gimp-layer-get-opacity l)))
+                       "\t" (number->string (car (gimp-drawable-has-alpha l)))
+                       "\t" (number->string (car (gimp-layer-get-mask l))))))
     layers)
   (if (> (string-length "{png}") 0)
     (let ((merged (car (gimp-image-merge-visible-layers img CLIP-TO-IMAGE))))
@@ -129,11 +131,11 @@ def inspect_psd(psd: Path, composite: Path | None = None, *, cache: Path = DEFAU
         if kind == "IMAGE":
             report["width"], report["height"] = int(fields[0]), int(fields[1])
         elif kind == "LAYER":
-            name, w, h, x, y, mode, visible, opacity = fields
+            name, w, h, x, y, mode, visible, opacity, has_alpha, mask = fields
             report["layers"].append({
                 "name": name, "width": int(w), "height": int(h), "left": int(x), "top": int(y),
                 "mode": MODES.get(int(mode), mode), "visible": visible == "1",
-                "opacity": float(opacity),
+                "opacity": float(opacity), "has_alpha": has_alpha == "1", "has_mask": int(mask) != -1,
             })
     return report
 

@@ -106,7 +106,7 @@ def composite(layers: list[Layer]) -> U8:
 def write_psd(layers: list[Layer], merged: U8) -> bytes:
     """A PSD (8-bit RGB, RLE) with ``layers`` as named pixel layers and ``merged`` as its preview.
 
-    ``merged`` is the composite, RGB or RGBA [H, W, 3|4]: given, not recomputed, because
+    ``merged`` is the composite, RGB or RGBA [H, W, 3|4] (stored RGBA): given, not recomputed, because
     psd-tools' own compositing on save costs ~1 s per 2048 px layer in numpy.
     """
     from PIL import Image
@@ -115,7 +115,11 @@ def write_psd(layers: list[Layer], merged: U8) -> bytes:
     from psd_tools.constants import BlendMode, Compression
 
     modes = {"normal": BlendMode.NORMAL, "multiply": BlendMode.MULTIPLY}
-    psd = PSDImage.frompil(Image.fromarray(merged), compression=Compression.RLE)
+    if merged.shape[2] == 3:
+        merged = with_alpha(merged, np.full(merged.shape[:2], 255, np.uint8))
+    # An RGBA document: psd-tools then stores each layer's alpha as its transparency channel; in
+    # an RGB one it would store it as a user layer mask (an opaque layer, masked).
+    psd = PSDImage.frompil(Image.fromarray(merged, "RGBA"), compression=Compression.RLE)
     for layer in layers:
         pixel = PixelLayer.frompil(
             Image.fromarray(layer.rgba, "RGBA"), psd, layer.name, compression=Compression.RLE
@@ -123,12 +127,11 @@ def write_psd(layers: list[Layer], merged: U8) -> bytes:
         pixel.blend_mode = modes[layer.blend]
         pixel.visible = layer.visible
         psd.append(pixel)
-    if merged.shape[2] == 4:
-        # A negative layer count says the merged image's extra channel is its transparency
-        # (Photoshop's convention), not a saved selection.
-        info = psd._record.layer_and_mask_information.layer_info
-        if info is not None:
-            info.layer_count = -abs(info.layer_count)
+    # A negative layer count says the merged image's extra channel is its transparency
+    # (Photoshop's convention), not a saved selection.
+    info = psd._record.layer_and_mask_information.layer_info
+    if info is not None:
+        info.layer_count = -abs(info.layer_count)
     out = io.BytesIO()
     # The document's record, written as is: PSDImage.save() would first re-render the preview
     # from the layers (see above); the preview set by frompil() is already that composite.

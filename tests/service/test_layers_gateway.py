@@ -156,6 +156,8 @@ async def test_gimp_opens_the_psd_with_its_layers_and_the_flat_composite(
                for layer in gimp_layers)
     assert [layer["visible"] for layer in gimp_layers] == [False, True, False, True, False]
     assert [layer["mode"] for layer in gimp_layers] == ["normal", "normal", "multiply", "normal", "normal"]
+    # Transparency is the layers' own alpha, not a layer mask over an opaque layer.
+    assert all(layer["has_alpha"] and not layer["has_mask"] for layer in gimp_layers)
     # GIMP's own compositing of the visible layers gives the flat-fill image the gateway returned.
     composite = decode(merged.read_bytes())
     flat = decode(reply.image)

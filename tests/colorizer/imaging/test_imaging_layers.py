@@ -67,7 +67,9 @@ def test_the_psd_holds_named_pixel_layers_with_modes_visibility_and_the_composit
         BlendMode.NORMAL, BlendMode.NORMAL, BlendMode.MULTIPLY, BlendMode.NORMAL, BlendMode.NORMAL
     ]
     assert [layer.visible for layer in psd] == [layer.visible for layer in layers]
-    assert all(layer.kind == "pixel" for layer in psd)
+    assert all(layer.kind == "pixel" and not layer.has_mask() for layer in psd)
+    # The line art's alpha is its own transparency channel: the ink.
+    assert (np.asarray(psd[3].topil())[..., 3] == 255 - gray).all()
     flats_back = np.asarray(psd[1].topil())
     assert flats_back.shape == (H, W, 4) and (flats_back == layers[1].rgba).all()
     # The merged image (what viewers without layers show) is the flat result.

@@ -10,7 +10,7 @@ TRITON_STAMP := $(TRITON_VENV)/.installed-stamp
 PROTO_SRC := protos/colorizer/v1/colorizer.proto
 PROTO_OUT := service/grpc_gen
 
-.PHONY: setup triton-env proto proto-check docs docs-check lint test e2e-k8s demo data train train-real bench eval eval-real triton clean
+.PHONY: setup triton-env gimp proto proto-check docs docs-check lint test e2e-k8s demo data train train-real bench eval eval-real triton clean
 
 setup: $(STAMP)
 
@@ -29,6 +29,11 @@ $(TRITON_STAMP): requirements-triton.txt
 	$(TRITON_VENV)/bin/pip install -q --disable-pip-version-check -r requirements-triton.txt
 	touch $@
 
+# GIMP 2.10, Debian's own package and the dependencies this machine lacks, fetched with apt-get
+# download + dpkg-deb -x into data/cache (nothing installed): the test suite opens our PSDs in it.
+gimp: $(STAMP)
+	$(BIN)/python scripts/gimp_check.py --fetch
+
 # Generated gRPC code: one target makes it; CI checks that regenerating gives no diff.
 proto: $(STAMP)
 	$(BIN)/python scripts/gen_proto.py
@@ -46,7 +51,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy colorizer export service bench scripts
 
-test: setup triton-env proto-check docs-check lint
+test: setup triton-env gimp proto-check docs-check lint
 	$(BIN)/python -m pytest -q -p no:cacheprovider --durations=15
 
 # The chart on a real API server: etcd + kube-apiserver + controller-manager + scheduler on 127.0.0.1,

@@ -17,6 +17,8 @@ from typing import Literal, TypeVar
 import numpy as np
 
 from colorizer import contract, encoding, imaging
+from colorizer.imaging import alpha as alpha_channel
+from colorizer.imaging import layers as layered
 from service.backends.base import F32, Backend
 from service.batching import MicroBatcher
 from service.errors import (
@@ -52,6 +54,10 @@ class OutputOptions:
     flat_fill: bool = False
     #: Canvas colors -> original size: line-guided (edges on the lines, lines drawn over) or a resize.
     upscale: Upscale = "guided"
+    #: Also return the result as layers: "psd", "zip" (PNGs), or "" for none.
+    layers: str = ""
+    #: Composite a transparent background on white paper (default: keep it transparent).
+    paper: bool = False
 
 
 @dataclass(frozen=True)
@@ -85,6 +91,9 @@ class ColorizeOutput:
     #: Seconds per stage (keys: decode, preprocess, queue, inference, postprocess, total).
     timings: dict[str, float]
     hint_cells: int
+    #: The layered file ("" format: none asked for).
+    layers: bytes = b""
+    layers_format: str = ""
 
 
 @dataclass(frozen=True)
@@ -112,6 +121,8 @@ class _Prepared:
     hint: F32
     hint_cells: int
     hint_rgba: np.ndarray | None
+    #: The sketch's alpha [H, W] (None: opaque).
+    alpha: np.ndarray | None = None
 
 
 # A batch item: sketch [1,H,W], hint [4,h,w], deadline.
@@ -217,11 +228,11 @@ class Pipeline:
         timings: dict[str, float] = {}
 
         mark = time.monotonic()
-        gray, hint_rgba = await self._in_thread(self._decode, item)
+        gray, alpha, hint_rgba = await self._in_thread(self._decode, item)
         timings["decode"] = time.monotonic() - mark
 
         mark = time.monotonic()
-        prepared = await self._in_thread(self._preprocess, item, gray, hint_rgba)
+        prepared = await self._in_thread(self._preprocess, item, gray, hint_rgba, alpha)
         timings["preprocess"] = time.monotonic() - mark
 
         if item.deadline is not None and time.monotonic() >= item.deadline:
@@ -234,7 +245,7 @@ class Pipeline:
         timings["inference"] = done.run_s
 
         mark = time.monotonic()
-        image, width, height = await self._in_thread(self._postprocess, done.value, prepared, item)
+        image, width, height, layers = await self._in_thread(self._postprocess, done.value, prepared, item)
         timings["postprocess"] = time.monotonic() - mark
         timings["total"] = time.monotonic() - started
         logger.debug(
@@ -254,6 +265,8 @@ class Pipeline:
             model_version=self._backend.model_version,
             timings=timings,
             hint_cells=prepared.hint_cells,
+            layers=layers,
+            layers_format=item.output.layers,
         )
 
     async def _in_thread(self, fn: Callable[..., _R], *args: object) -> _R:
@@ -261,22 +274,30 @@ class Pipeline:
             raise ColorizerError("pipeline not started")
         return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
 
-    def _decode(self, item: ColorizeInput) -> tuple[np.ndarray, np.ndarray | None]:
-        gray = imaging.decode_sketch(item.sketch, self._limits, extract=item.extract_lines)
+    def _decode(self, item: ColorizeInput) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+        gray, alpha = imaging.decode_sketch_alpha(item.sketch, self._limits, extract=item.extract_lines)
         hint_rgba = (
             imaging.decode_hint_image(item.hint_image, (gray.shape[0], gray.shape[1]), self._limits)
             if item.hint_image
             else None
         )
-        return gray, hint_rgba
+        return gray, alpha, hint_rgba
 
-    def _preprocess(self, item: ColorizeInput, gray: np.ndarray, hint_rgba: np.ndarray | None) -> _Prepared:
+    def _preprocess(
+        self,
+        item: ColorizeInput,
+        gray: np.ndarray,
+        hint_rgba: np.ndarray | None,
+        alpha: np.ndarray | None = None,
+    ) -> _Prepared:
         side = self._settings.canvas_side(gray.shape[0], gray.shape[1], item.canvas)
         fitted, canvas = imaging.fit_sketch(gray, side)
         hint, cells = imaging.build_hint_map(canvas, item.points, item.strokes, hint_rgba, self._limits)
-        return _Prepared(gray, fitted, canvas, encoding.encode_sketch(fitted), hint, cells, hint_rgba)
+        return _Prepared(gray, fitted, canvas, encoding.encode_sketch(fitted), hint, cells, hint_rgba, alpha)
 
-    def _postprocess(self, color: F32, prepared: _Prepared, item: ColorizeInput) -> tuple[bytes, int, int]:
+    def _postprocess(
+        self, color: F32, prepared: _Prepared, item: ColorizeInput
+    ) -> tuple[bytes, int, int, bytes]:
         output = item.output
         rgb = encoding.decode_color(color)
         lines = prepared.fitted
@@ -291,15 +312,28 @@ class Pipeline:
                 rgb, guided = imaging.guided_upsample(content, lines), True
             else:
                 rgb = imaging.restore_size(rgb, canvas)
-        if output.flat_fill:  # original size only (checked on arrival); draws the lines itself
+        colors, flats, hints = rgb, None, None
+        if output.flat_fill or output.layers:  # original size only (both checked on arrival)
             h, w = lines.shape
             hints = imaging.hint_layer(h, w, item.points, item.strokes, prepared.hint_rgba)
-            rgb = imaging.flatten_regions(
-                rgb, lines, hints, gap=self._settings.flat_fill_gap_px, paper=self._settings.flat_fill_paper
+            flats = imaging.flatten_regions(
+                rgb,
+                lines,
+                hints,
+                gap=self._settings.flat_fill_gap_px,
+                paper=self._settings.flat_fill_paper,
+                # the source's transparent background is paper too (not only the border)
+                background=None if prepared.alpha is None else prepared.alpha == 0,
+                draw_lines=False,
             )
+        if output.flat_fill and flats is not None:
+            rgb = imaging.overlay_lines(flats, lines)  # the lines over the fills, as flatten draws them
         elif output.overlay_lines or guided:  # the guided colors leave the lines to the sketch
             rgb = imaging.overlay_lines(rgb, lines)
-        return imaging.encode_image(rgb, output.format, output.quality), rgb.shape[1], rgb.shape[0]
+        image, layers = _encode_output(
+            rgb, colors, flats, lines, hints, prepared, output, self._settings.max_message_bytes
+        )
+        return image, rgb.shape[1], rgb.shape[0], layers
 
     def _check_canvas(self, canvas: int) -> None:
         low, high = self._settings.input_size, self._settings.max_canvas
@@ -337,3 +371,53 @@ def _check_output(output: OutputOptions) -> None:
         raise InvalidInputError(
             "output.flat_fill works on the original-size image; it cannot be combined with output.size MODEL"
         )
+    if output.layers not in ("", *layered.LAYERS_FORMATS):
+        raise InvalidInputError(f"output.layers {output.layers!r} is not one of psd, zip")
+    if output.layers and output.model_size:
+        raise InvalidInputError(
+            "output.layers works on the original-size image; it cannot be combined with output.size MODEL"
+        )
+
+
+def _encode_output(
+    rgb: np.ndarray,
+    colors: np.ndarray,
+    flats: np.ndarray | None,
+    lines: np.ndarray,
+    hints: np.ndarray | None,
+    prepared: _Prepared,
+    output: OutputOptions,
+    max_message_bytes: int,
+) -> tuple[bytes, bytes]:
+    """The encoded image (the sketch's transparent background kept, or on paper) and the layered
+    file ("" unless asked for): the model's ``colors``, the ``flats`` without lines, the line art."""
+    alpha = _output_alpha(prepared, output.model_size)
+    if alpha is not None and output.paper:  # asked for paper: the background turns white, layers too
+        rgb, colors = alpha_channel.on_paper(rgb, alpha), alpha_channel.on_paper(colors, alpha)
+        flats = None if flats is None else alpha_channel.on_paper(flats, alpha)
+        alpha = None
+    pixels = (
+        alpha_channel.on_paper(rgb, alpha)  # JPEG has no alpha channel
+        if output.format == "jpeg"
+        else alpha_channel.with_alpha(rgb, alpha)
+    )
+    image = imaging.encode_image(pixels, output.format, output.quality)
+    if not output.layers or flats is None or hints is None:
+        return image, b""
+    stack = layered.build_layers(colors, flats, lines, hints, alpha)
+    merged = alpha_channel.with_alpha(imaging.overlay_lines(flats, lines), alpha)
+    layers = layered.encode_layers(stack, merged, output.layers)  # type: ignore[arg-type]
+    if len(layers) + len(image) > max_message_bytes:
+        raise InvalidInputError(  # not retryable: the same request gives the same size
+            f"output.layers: the layered file ({len(layers)} bytes) and the image exceed the "
+            f"gateway's max_message_bytes ({max_message_bytes}); send a smaller sketch"
+        )
+    return image, layers
+
+
+def _output_alpha(prepared: _Prepared, model_size: bool) -> np.ndarray | None:
+    """The result's alpha, the sketch's transparent background kept (None: the sketch is opaque)."""
+    if prepared.alpha is None:
+        return None
+    alpha = alpha_channel.output_alpha(prepared.alpha)
+    return alpha_channel.alpha_on_canvas(alpha, prepared.canvas) if model_size else alpha

@@ -38,6 +38,12 @@ _FORMAT_ENUM: dict[str, int] = {
     "jpeg": pb.IMAGE_FORMAT_JPEG,
     "webp": pb.IMAGE_FORMAT_WEBP,
 }
+_LAYERS: dict[int, str] = {
+    pb.LAYERS_FORMAT_UNSPECIFIED: "",
+    pb.LAYERS_FORMAT_PSD: "psd",
+    pb.LAYERS_FORMAT_ZIP: "zip",
+}
+_LAYERS_ENUM: dict[str, int] = {name: value for value, name in _LAYERS.items()}
 _STATUS: dict[int, grpc.StatusCode] = {code.value[0]: code for code in grpc.StatusCode}
 MAX_REQUEST_ID_CHARS = 128
 
@@ -173,6 +179,8 @@ def to_input(request: pb.ColorizeRequest, deadline: float | None, rid: str | Non
         raise InvalidInputError(f"output.format={request.output.format} is not a known ImageFormat")
     if request.output.size not in (pb.OUTPUT_SIZE_UNSPECIFIED, pb.OUTPUT_SIZE_ORIGINAL, pb.OUTPUT_SIZE_MODEL):
         raise InvalidInputError(f"output.size={request.output.size} is not a known OutputSize")
+    if request.output.layers not in _LAYERS:
+        raise InvalidInputError(f"output.layers={request.output.layers} is not a known LayersFormat")
     if request.sketch_mode not in (pb.SKETCH_MODE_UNSPECIFIED, pb.SKETCH_MODE_LINES, pb.SKETCH_MODE_EXTRACT):
         raise InvalidInputError(f"sketch_mode={request.sketch_mode} is not a known SketchMode")
     points = tuple(
@@ -199,6 +207,8 @@ def to_input(request: pb.ColorizeRequest, deadline: float | None, rid: str | Non
             overlay_lines=request.output.overlay_lines,
             flat_fill=request.output.flat_fill,
             upscale=_UPSCALES.get(request.output.upscale, str(request.output.upscale)),  # type: ignore[arg-type]
+            layers=_LAYERS[request.output.layers],
+            paper=request.output.paper,
         ),
         deadline=deadline,
         canvas=request.canvas,
@@ -225,4 +235,6 @@ def to_response(result: ColorizeOutput) -> pb.ColorizeResponse:
             total_ms=ms.get("total", 0.0),
         ),
         hint_cells=result.hint_cells,
+        layers=result.layers,
+        layers_format=_LAYERS_ENUM[result.layers_format],  # type: ignore[arg-type]
     )

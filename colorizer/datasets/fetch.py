@@ -107,3 +107,36 @@ def pypi_download(spec: str, cache: Path) -> Path:
         raise FetchError(f"pip download {spec} wrote no file")
     _mark(folder)
     return files[0]
+def debian_closure(name: str, cache: Path) -> Path:
+    """Debian package ``name`` and every dependency this machine lacks, unpacked into one root.
+
+    apt itself resolves the dependencies (``apt-get -s install``: a simulation that installs
+    nothing), ``apt-get download`` fetches them and ``dpkg-deb -x`` unpacks each into
+    ``cache/deb-closure-NAME/root``; the caller runs the programs from there with its own
+    ``LD_LIBRARY_PATH``. The versions are the registry's current ones, so a security update never
+    leaves a pinned version missing from the mirror. Fetched once; reused afterwards.
+    """
+    folder = cache / f"deb-closure-{name}"
+    if _done(folder):
+        return folder / "root"
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    plan = _run(["apt-get", "-s", "install", "--no-install-recommends", name], folder)
+    if f"Inst {name} " not in plan:
+        _run(["apt-get", "update", "-qq"], folder)
+        plan = _run(["apt-get", "-s", "install", "--no-install-recommends", name], folder)
+    # Simulation lines read "Inst NAME [OLD] (VERSION SUITE [ARCH])".
+    specs = [
+        f"{parts[1]}={line.split('(', 1)[1].split()[0]}"
+        for line in plan.splitlines()
+        if (parts := line.split()) and parts[0] == "Inst" and "(" in line
+    ]
+    if not any(spec.startswith(f"{name}=") for spec in specs):
+        raise FetchError(f"apt-get -s install {name} planned no {name} (already installed here?)")
+    _run(["apt-get", "download", *specs], folder)
+    debs = sorted(folder.glob("*.deb"))
+    for deb in debs:
+        _run(["dpkg-deb", "-x", deb.name, "root"], folder)
+        deb.unlink()
+    logger.info("fetch: %s and %d dependencies unpacked into %s", name, len(debs) - 1, folder / "root")
+    return _mark(folder) / "root"

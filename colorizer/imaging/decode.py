@@ -25,7 +25,23 @@ def decode_sketch(data: bytes, limits: InputLimits, *, extract: bool = False) ->
     its lines are extracted with :func:`colorizer.lines.extract_lines`. EXIF orientation is not
     applied: hint coordinates refer to the stored pixel grid, as the decoder returns it.
     """
+    return decode_sketch_alpha(data, limits, extract=extract)[0]
+
+
+def decode_sketch_alpha(data: bytes, limits: InputLimits, *, extract: bool = False) -> tuple[U8, U8 | None]:
+    """:func:`decode_sketch`, and the sketch's alpha [H, W] uint8 (None when it is opaque).
+
+    One decode serves both: the gray sketch (alpha composited on white) goes to the model, the
+    alpha to the output, which keeps a transparent background (:mod:`colorizer.imaging.layers`).
+    """
     img = _decode(data, "sketch", limits.max_sketch_bytes, "max_sketch_bytes", limits)
+    alpha = np.ascontiguousarray(img[:, :, 3]) if img.shape[2] == 4 else None
+    if alpha is not None and int(alpha.min()) == 255:
+        alpha = None  # an alpha channel that hides nothing: the output stays RGB, as before
+    return _sketch_gray(img, extract), alpha
+
+
+def _sketch_gray(img: U8, extract: bool) -> U8:
     if img.shape[2] == 1 and not extract:
         return np.ascontiguousarray(img[:, :, 0])
     rgb8 = _rgb_on_white(img)

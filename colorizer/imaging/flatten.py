@@ -202,8 +202,12 @@ def flatten_regions(
     line_threshold: int = LINE_THRESHOLD,
     paper: bool = True,
     background: npt.NDArray[np.bool_] | None = None,
+    draw_lines: bool = True,
 ) -> U8:
     """``rgb`` [H, W, 3] with each region of ``gray`` [H, W] painted in one color (see above).
+
+    ``draw_lines=False`` returns the fills alone, running under the lines (the flats layer of a
+    layered file, whose line art is a layer of its own).
 
     ``hints`` [H, W, 4] (RGB + alpha > 0 where hinted, as the user gave them): a region whose hints
     agree (all within ``tolerance`` Lab units of their mean) is painted in the hints' color, the
@@ -259,6 +263,8 @@ def flatten_regions(
     packed = table.view(np.uint32).ravel()[found.region]  # merged labels: their region's entry
     painted = np.take(packed, found.grown).view(np.uint8).reshape(*gray.shape, 4)
     flat = cv2.copyTo(rgb, cv2.extractChannel(painted, 3), cv2.cvtColor(painted, cv2.COLOR_RGBA2RGB))
+    if not draw_lines:
+        return np.asarray(flat, dtype=np.uint8)
     # The fills ran under the lines too: draw the sketch's lines back over them (multiply).
     lines = cv2.merge([gray, gray, gray])
     return np.asarray(cv2.multiply(flat, lines, scale=1.0 / 255.0), dtype=np.uint8)

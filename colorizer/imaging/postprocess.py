@@ -28,14 +28,20 @@ def overlay_lines(rgb: U8, gray: U8) -> U8:
 
 
 def encode_image(rgb: U8, fmt: str = "png", quality: int = 0) -> bytes:
-    """RGB uint8 [H, W, 3] -> encoded bytes; ``fmt`` in png/jpeg/webp, ``quality`` 1..100 or 0 = default."""
+    """RGB uint8 [H, W, 3] -> encoded bytes; ``fmt`` in png/jpeg/webp, ``quality`` 1..100 or 0 = default.
+
+    RGBA [H, W, 4] keeps its alpha in PNG and WebP (JPEG has none: composite it first).
+    """
     if fmt not in _FORMATS:
         raise ValueError(f"unknown output format {fmt!r}; choose one of {OUTPUT_FORMATS}")
     if not 0 <= quality <= 100:
         raise ValueError(f"quality must be 0..100 (0 = default), got {quality}")
     ext, param, default = _FORMATS[fmt]
     params = [] if param is None else [param, quality or default]
-    ok, buf = cv2.imencode(ext, cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), params)
+    rgba = rgb.ndim == 3 and rgb.shape[2] == 4
+    if rgba and fmt == "jpeg":
+        raise ValueError("JPEG has no alpha channel; composite the image on paper first")
+    ok, buf = cv2.imencode(ext, cv2.cvtColor(rgb, cv2.COLOR_RGBA2BGRA if rgba else cv2.COLOR_RGB2BGR), params)
     if not ok:
         raise ValueError(f"OpenCV could not encode a {rgb.shape} image as {fmt}")
     return buf.tobytes()

@@ -1,7 +1,8 @@
 """Color a folder of sketches through a gateway: bounded concurrency, resumable, with a summary.
 
 ``foo.png`` may have hints beside it in ``foo.hints.json`` (see :mod:`colorizer.imaging.hints_json`).
-Results go to ``OUT_DIR/foo.<format>``; an existing result is skipped, so a rerun resumes. Files
+Results go to ``OUT_DIR/foo.<format>`` (and ``foo.psd`` / ``foo.layers.zip`` when layers are
+asked for); an existing result is skipped, so a rerun resumes. Files
 are written under a temporary name and renamed, so an interrupted run leaves no half image.
 """
 
@@ -19,6 +20,7 @@ from colorizer.imaging import ImageInputError
 from colorizer.imaging.hints_json import HintSet, load_hints_file
 from service.client.client import (
     EXTENSIONS,
+    LAYERS_EXTENSIONS,
     ClientError,
     ColorizeOptions,
     ColorizerClient,
@@ -73,6 +75,11 @@ def hints_path_for(sketch: Path) -> Path:
     return sketch.with_name(sketch.stem + HINTS_SUFFIX)
 
 
+def layers_path_for(output: Path, layers: str) -> Path | None:
+    """Where the layered file of ``output`` goes (``foo.psd``, ``foo.layers.zip``); None for none."""
+    return output.with_name(output.stem + LAYERS_EXTENSIONS[layers]) if layers else None
+
+
 def plan(in_dir: Path, out_dir: Path, fmt: str) -> list[BatchItem]:
     """The sketches of ``in_dir`` (sorted by name) with their sidecars and output paths."""
     if not in_dir.is_dir():
@@ -124,7 +131,8 @@ async def colorize_folder(
 async def _one(
     client: ColorizerClient, item: BatchItem, options: ColorizeOptions, summary: BatchSummary
 ) -> str:
-    if item.output.exists():
+    layers_path = layers_path_for(item.output, options.layers)
+    if item.output.exists() and (layers_path is None or layers_path.exists()):
         summary.skipped.append(item.sketch)
         return "skipped"
     try:
@@ -133,6 +141,8 @@ async def _one(
         result = await client.colorize(
             build_request(sketch, hints, options=options, request_id=item.sketch.name)
         )
+        if layers_path is not None:  # first: an image on disk means its layers are there too
+            await asyncio.to_thread(_write_atomically, layers_path, result.layers)
         await asyncio.to_thread(_write_atomically, item.output, result.image)
     except (ClientError, ImageInputError, OSError) as exc:
         message = str(exc)

@@ -35,6 +35,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--flat-fill", action="store_true", help="flat colors: one per line-bounded region, lines drawn over"
     )
+    layered = parser.add_mutually_exclusive_group()
+    layered.add_argument(
+        "--psd", action="store_true", help="also write each result as a layered PSD (OUT_DIR/NAME.psd)"
+    )
+    layered.add_argument(
+        "--layers", action="store_true", help="also write each result's layers as PNGs (NAME.layers.zip)"
+    )
+    parser.add_argument(
+        "--paper", action="store_true", help="put transparent backgrounds on white paper (default: keep)"
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_canvas_arguments(parser)
     add_connection_arguments(parser)
@@ -66,6 +76,8 @@ def run(args: argparse.Namespace) -> int:
         flat_fill=args.flat_fill,
         upscale=args.upscale,
         canvas=args.canvas,
+        layers="psd" if args.psd else "zip" if args.layers else "",
+        paper=args.paper,
     )
     try:
         summary = asyncio.run(

@@ -43,6 +43,15 @@ UPSCALES: dict[str, pb.Upscale] = {"guided": pb.UPSCALE_GUIDED, "resize": pb.UPS
 _FORMAT_NAMES = {v: k for k, v in FORMATS.items()} | {pb.IMAGE_FORMAT_UNSPECIFIED: "png"}
 #: File extension written for each output format.
 EXTENSIONS = {"png": ".png", "jpeg": ".jpg", "webp": ".webp"}
+#: Layered-file formats by name ("" = none), as the CLI and :class:`ColorizeOptions` spell them.
+LAYERS_FORMATS: dict[str, pb.LayersFormat] = {
+    "": pb.LAYERS_FORMAT_UNSPECIFIED,
+    "psd": pb.LAYERS_FORMAT_PSD,
+    "zip": pb.LAYERS_FORMAT_ZIP,
+}
+_LAYERS_NAMES = {v: k for k, v in LAYERS_FORMATS.items()}
+#: File extension written for each layered-file format.
+LAYERS_EXTENSIONS = {"psd": ".psd", "zip": ".layers.zip"}
 
 
 #: Metadata key and scheme of the bearer token (the gateway's service.security expects these).
@@ -107,6 +116,10 @@ class ColorizeOptions:
     upscale: str = "guided"
     #: Model canvas side (a multiple of 16 in the server's range); 0 = the server's choice.
     canvas: int = 0
+    #: Also get the result as layers: "psd", "zip" (PNGs), or "" for none.
+    layers: str = ""
+    #: Composite a transparent background on white paper (default: keep it transparent).
+    paper: bool = False
 
     def __post_init__(self) -> None:
         if self.format not in FORMATS:
@@ -115,6 +128,10 @@ class ColorizeOptions:
             raise ValueError(f"unknown upscale {self.upscale!r}; choose one of {sorted(UPSCALES)}")
         if self.canvas < 0:
             raise ValueError(f"canvas must be >= 0 (0 = the server's choice), got {self.canvas}")
+        if self.layers not in LAYERS_FORMATS:
+            raise ValueError(f"unknown layers format {self.layers!r}; choose psd, zip or none")
+        if self.layers and self.model_size:
+            raise ValueError("layers are made at the original size; they cannot be combined with model_size")
         if self.flat_fill and self.model_size:
             raise ValueError(
                 "flat_fill works on the original-size image; it cannot be combined with model_size"
@@ -135,6 +152,9 @@ class ColorizeResult:
     hint_cells: int
     #: Milliseconds per stage: decode, preprocess, queue, inference, postprocess, total.
     timings_ms: dict[str, float] = field(default_factory=dict)
+    #: The layered file when one was asked for (``layers_format`` "psd" or "zip"; else b"" and "").
+    layers: bytes = b""
+    layers_format: str = ""
 
     @classmethod
     def from_proto(cls, r: pb.ColorizeResponse) -> ColorizeResult:
@@ -157,6 +177,8 @@ class ColorizeResult:
                 "postprocess": t.postprocess_ms,
                 "total": t.total_ms,
             },
+            layers=r.layers,
+            layers_format=_LAYERS_NAMES.get(r.layers_format, ""),
         )
 
 
@@ -190,6 +212,8 @@ def build_request(
             overlay_lines=options.overlay_lines,
             flat_fill=options.flat_fill,
             upscale=UPSCALES[options.upscale],
+            layers=LAYERS_FORMATS[options.layers],
+            paper=options.paper,
         ),
         canvas=options.canvas,
     )

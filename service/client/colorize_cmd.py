@@ -40,6 +40,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--flat-fill", action="store_true", help="flat colors: one per line-bounded region, lines drawn over"
     )
+    layered = parser.add_mutually_exclusive_group()
+    layered.add_argument(
+        "--psd", type=Path, metavar="FILE.psd", help="also write the result as a layered PSD"
+    )
+    layered.add_argument(
+        "--layers", type=Path, metavar="FILE.zip", help="also write the result's layers as PNGs in a zip"
+    )
+    parser.add_argument(
+        "--paper", action="store_true", help="put a transparent background on white paper (default: keep)"
+    )
     parser.add_argument(
         "--quality", type=int, default=0, help="JPEG/WebP quality 1..100 (0 = server default)"
     )
@@ -97,6 +107,8 @@ def run(args: argparse.Namespace) -> int:
         flat_fill=args.flat_fill,
         upscale=args.upscale,
         canvas=args.canvas,
+        layers="psd" if args.psd else "zip" if args.layers else "",
+        paper=args.paper,
     )
     request = build_request(
         sketch, hints, hint_image=hint_image, options=options, request_id=args.sketch.name
@@ -112,6 +124,11 @@ def run(args: argparse.Namespace) -> int:
         f"{args.output}: {result.width}x{result.height} {result.format}, {result.hint_cells} hint cells, "
         f"model {result.model_name} v{result.model_version}, {result.timings_ms['total']:.0f} ms"
     )
+    layers_file = args.psd or args.layers
+    if layers_file is not None:
+        layers_file.parent.mkdir(parents=True, exist_ok=True)
+        layers_file.write_bytes(result.layers)
+        print(f"{layers_file}: {result.layers_format} layers, {len(result.layers)} bytes")
     return 0
 
 

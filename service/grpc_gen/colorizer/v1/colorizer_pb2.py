@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1c\x63olorizer/v1/colorizer.proto\x12\x0c\x63olorizer.v1\"(\n\x05\x43olor\x12\t\n\x01r\x18\x01 \x01(\r\x12\t\n\x01g\x18\x02 \x01(\r\x12\t\n\x01\x62\x18\x03 \x01(\r\"\x1d\n\x05Point\x12\t\n\x01x\x18\x01 \x01(\x02\x12\t\n\x01y\x18\x02 \x01(\x02\"U\n\tPointHint\x12\t\n\x01x\x18\x01 \x01(\x02\x12\t\n\x01y\x18\x02 \x01(\x02\x12\"\n\x05\x63olor\x18\x03 \x01(\x0b\x32\x13.colorizer.v1.Color\x12\x0e\n\x06radius\x18\x04 \x01(\x02\"d\n\nStrokeHint\x12#\n\x06points\x18\x01 \x03(\x0b\x32\x13.colorizer.v1.Point\x12\r\n\x05width\x18\x02 \x01(\x02\x12\"\n\x05\x63olor\x18\x03 \x01(\x0b\x32\x13.colorizer.v1.Color\"\xc5\x01\n\rOutputOptions\x12)\n\x06\x66ormat\x18\x01 \x01(\x0e\x32\x19.colorizer.v1.ImageFormat\x12\x0f\n\x07quality\x18\x02 \x01(\r\x12&\n\x04size\x18\x03 \x01(\x0e\x32\x18.colorizer.v1.OutputSize\x12\x15\n\roverlay_lines\x18\x04 \x01(\x08\x12\x11\n\tflat_fill\x18\x05 \x01(\x08\x12&\n\x07upscale\x18\x06 \x01(\x0e\x32\x15.colorizer.v1.Upscale\"\x89\x02\n\x0f\x43olorizeRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x0e\n\x06sketch\x18\x02 \x01(\x0c\x12-\n\x0bsketch_mode\x18\x03 \x01(\x0e\x32\x18.colorizer.v1.SketchMode\x12\'\n\x06points\x18\x04 \x03(\x0b\x32\x17.colorizer.v1.PointHint\x12)\n\x07strokes\x18\x05 \x03(\x0b\x32\x18.colorizer.v1.StrokeHint\x12\x12\n\nhint_image\x18\x06 \x01(\x0c\x12+\n\x06output\x18\x07 \x01(\x0b\x32\x1b.colorizer.v1.OutputOptions\x12\x0e\n\x06\x63\x61nvas\x18\x08 \x01(\r\"\x8a\x01\n\x0cStageTimings\x12\x11\n\tdecode_ms\x18\x01 \x01(\x01\x12\x15\n\rpreprocess_ms\x18\x02 \x01(\x01\x12\x10\n\x08queue_ms\x18\x03 \x01(\x01\x12\x14\n\x0cinference_ms\x18\x04 \x01(\x01\x12\x16\n\x0epostprocess_ms\x18\x05 \x01(\x01\x12\x10\n\x08total_ms\x18\x06 \x01(\x01\"\xeb\x01\n\x10\x43olorizeResponse\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\r\n\x05image\x18\x02 \x01(\x0c\x12)\n\x06\x66ormat\x18\x03 \x01(\x0e\x32\x19.colorizer.v1.ImageFormat\x12\r\n\x05width\x18\x04 \x01(\r\x12\x0e\n\x06height\x18\x05 \x01(\r\x12\x12\n\nmodel_name\x18\x06 \x01(\t\x12\x15\n\rmodel_version\x18\x07 \x01(\t\x12+\n\x07timings\x18\x08 \x01(\x0b\x32\x1a.colorizer.v1.StageTimings\x12\x12\n\nhint_cells\x18\t \x01(\r\"*\n\tItemError\x12\x0c\n\x04\x63ode\x18\x01 \x01(\x05\x12\x0f\n\x07message\x18\x02 \x01(\t\"\x93\x01\n\x16\x43olorizeStreamResponse\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x30\n\x06result\x18\x02 \x01(\x0b\x32\x1e.colorizer.v1.ColorizeResponseH\x00\x12(\n\x05\x65rror\x18\x03 \x01(\x0b\x32\x17.colorizer.v1.ItemErrorH\x00\x42\t\n\x07outcome\"\x15\n\x13GetModelInfoRequest\"\xb3\x01\n\x06Limits\x12\x18\n\x10max_sketch_bytes\x18\x01 \x01(\x04\x12\x19\n\x11max_sketch_pixels\x18\x02 \x01(\x04\x12\x12\n\nmax_points\x18\x03 \x01(\r\x12\x13\n\x0bmax_strokes\x18\x04 \x01(\r\x12\x19\n\x11max_stroke_points\x18\x05 \x01(\r\x12\x1c\n\x14max_hint_image_bytes\x18\x06 \x01(\x04\x12\x12\n\nmax_radius\x18\x07 \x01(\x02\"\xed\x01\n\tModelInfo\x12\x12\n\nmodel_name\x18\x01 \x01(\t\x12\x15\n\rmodel_version\x18\x02 \x01(\t\x12\x12\n\ninput_size\x18\x03 \x01(\r\x12\x15\n\rsize_multiple\x18\x04 \x01(\r\x12\x12\n\nhint_scale\x18\x05 \x01(\r\x12\x0f\n\x07\x62\x61\x63kend\x18\x06 \x01(\t\x12\x16\n\x0emax_batch_size\x18\x07 \x01(\r\x12$\n\x06limits\x18\x08 \x01(\x0b\x32\x14.colorizer.v1.Limits\x12\x12\n\nmax_canvas\x18\t \x01(\r\x12\x13\n\x0b\x63\x61nvas_step\x18\n \x01(\r*o\n\x0bImageFormat\x12\x1c\n\x18IMAGE_FORMAT_UNSPECIFIED\x10\x00\x12\x14\n\x10IMAGE_FORMAT_PNG\x10\x01\x12\x15\n\x11IMAGE_FORMAT_JPEG\x10\x02\x12\x15\n\x11IMAGE_FORMAT_WEBP\x10\x03*Z\n\nOutputSize\x12\x1b\n\x17OUTPUT_SIZE_UNSPECIFIED\x10\x00\x12\x18\n\x14OUTPUT_SIZE_ORIGINAL\x10\x01\x12\x15\n\x11OUTPUT_SIZE_MODEL\x10\x02*J\n\x07Upscale\x12\x17\n\x13UPSCALE_UNSPECIFIED\x10\x00\x12\x12\n\x0eUPSCALE_GUIDED\x10\x01\x12\x12\n\x0eUPSCALE_RESIZE\x10\x02*Y\n\nSketchMode\x12\x1b\n\x17SKETCH_MODE_UNSPECIFIED\x10\x00\x12\x15\n\x11SKETCH_MODE_LINES\x10\x01\x12\x17\n\x13SKETCH_MODE_EXTRACT\x10\x02\x32\xfd\x01\n\tColorizer\x12I\n\x08\x43olorize\x12\x1d.colorizer.v1.ColorizeRequest\x1a\x1e.colorizer.v1.ColorizeResponse\x12Y\n\x0e\x43olorizeStream\x12\x1d.colorizer.v1.ColorizeRequest\x1a$.colorizer.v1.ColorizeStreamResponse(\x01\x30\x01\x12J\n\x0cGetModelInfo\x12!.colorizer.v1.GetModelInfoRequest\x1a\x17.colorizer.v1.ModelInfoB-\n\x0fio.colorizer.v1P\x01Z\x18\x63olorizer/v1;colorizerv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1c\x63olorizer/v1/colorizer.proto\x12\x0c\x63olorizer.v1\"(\n\x05\x43olor\x12\t\n\x01r\x18\x01 \x01(\r\x12\t\n\x01g\x18\x02 \x01(\r\x12\t\n\x01\x62\x18\x03 \x01(\r\"\x1d\n\x05Point\x12\t\n\x01x\x18\x01 \x01(\x02\x12\t\n\x01y\x18\x02 \x01(\x02\"U\n\tPointHint\x12\t\n\x01x\x18\x01 \x01(\x02\x12\t\n\x01y\x18\x02 \x01(\x02\x12\"\n\x05\x63olor\x18\x03 \x01(\x0b\x32\x13.colorizer.v1.Color\x12\x0e\n\x06radius\x18\x04 \x01(\x02\"d\n\nStrokeHint\x12#\n\x06points\x18\x01 \x03(\x0b\x32\x13.colorizer.v1.Point\x12\r\n\x05width\x18\x02 \x01(\x02\x12\"\n\x05\x63olor\x18\x03 \x01(\x0b\x32\x13.colorizer.v1.Color\"\x80\x02\n\rOutputOptions\x12)\n\x06\x66ormat\x18\x01 \x01(\x0e\x32\x19.colorizer.v1.ImageFormat\x12\x0f\n\x07quality\x18\x02 \x01(\r\x12&\n\x04size\x18\x03 \x01(\x0e\x32\x18.colorizer.v1.OutputSize\x12\x15\n\roverlay_lines\x18\x04 \x01(\x08\x12\x11\n\tflat_fill\x18\x05 \x01(\x08\x12*\n\x06layers\x18\x06 \x01(\x0e\x32\x1a.colorizer.v1.LayersFormat\x12\r\n\x05paper\x18\x07 \x01(\x08\x12&\n\x07upscale\x18\x08 \x01(\x0e\x32\x15.colorizer.v1.Upscale\"\x89\x02\n\x0f\x43olorizeRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x0e\n\x06sketch\x18\x02 \x01(\x0c\x12-\n\x0bsketch_mode\x18\x03 \x01(\x0e\x32\x18.colorizer.v1.SketchMode\x12\'\n\x06points\x18\x04 \x03(\x0b\x32\x17.colorizer.v1.PointHint\x12)\n\x07strokes\x18\x05 \x03(\x0b\x32\x18.colorizer.v1.StrokeHint\x12\x12\n\nhint_image\x18\x06 \x01(\x0c\x12+\n\x06output\x18\x07 \x01(\x0b\x32\x1b.colorizer.v1.OutputOptions\x12\x0e\n\x06\x63\x61nvas\x18\x08 \x01(\r\"\x8a\x01\n\x0cStageTimings\x12\x11\n\tdecode_ms\x18\x01 \x01(\x01\x12\x15\n\rpreprocess_ms\x18\x02 \x01(\x01\x12\x10\n\x08queue_ms\x18\x03 \x01(\x01\x12\x14\n\x0cinference_ms\x18\x04 \x01(\x01\x12\x16\n\x0epostprocess_ms\x18\x05 \x01(\x01\x12\x10\n\x08total_ms\x18\x06 \x01(\x01\"\xae\x02\n\x10\x43olorizeResponse\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\r\n\x05image\x18\x02 \x01(\x0c\x12)\n\x06\x66ormat\x18\x03 \x01(\x0e\x32\x19.colorizer.v1.ImageFormat\x12\r\n\x05width\x18\x04 \x01(\r\x12\x0e\n\x06height\x18\x05 \x01(\r\x12\x12\n\nmodel_name\x18\x06 \x01(\t\x12\x15\n\rmodel_version\x18\x07 \x01(\t\x12+\n\x07timings\x18\x08 \x01(\x0b\x32\x1a.colorizer.v1.StageTimings\x12\x12\n\nhint_cells\x18\t \x01(\r\x12\x0e\n\x06layers\x18\n \x01(\x0c\x12\x31\n\rlayers_format\x18\x0b \x01(\x0e\x32\x1a.colorizer.v1.LayersFormat\"*\n\tItemError\x12\x0c\n\x04\x63ode\x18\x01 \x01(\x05\x12\x0f\n\x07message\x18\x02 \x01(\t\"\x93\x01\n\x16\x43olorizeStreamResponse\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x30\n\x06result\x18\x02 \x01(\x0b\x32\x1e.colorizer.v1.ColorizeResponseH\x00\x12(\n\x05\x65rror\x18\x03 \x01(\x0b\x32\x17.colorizer.v1.ItemErrorH\x00\x42\t\n\x07outcome\"\x15\n\x13GetModelInfoRequest\"\xb3\x01\n\x06Limits\x12\x18\n\x10max_sketch_bytes\x18\x01 \x01(\x04\x12\x19\n\x11max_sketch_pixels\x18\x02 \x01(\x04\x12\x12\n\nmax_points\x18\x03 \x01(\r\x12\x13\n\x0bmax_strokes\x18\x04 \x01(\r\x12\x19\n\x11max_stroke_points\x18\x05 \x01(\r\x12\x1c\n\x14max_hint_image_bytes\x18\x06 \x01(\x04\x12\x12\n\nmax_radius\x18\x07 \x01(\x02\"\xed\x01\n\tModelInfo\x12\x12\n\nmodel_name\x18\x01 \x01(\t\x12\x15\n\rmodel_version\x18\x02 \x01(\t\x12\x12\n\ninput_size\x18\x03 \x01(\r\x12\x15\n\rsize_multiple\x18\x04 \x01(\r\x12\x12\n\nhint_scale\x18\x05 \x01(\r\x12\x0f\n\x07\x62\x61\x63kend\x18\x06 \x01(\t\x12\x16\n\x0emax_batch_size\x18\x07 \x01(\r\x12$\n\x06limits\x18\x08 \x01(\x0b\x32\x14.colorizer.v1.Limits\x12\x12\n\nmax_canvas\x18\t \x01(\r\x12\x13\n\x0b\x63\x61nvas_step\x18\n \x01(\r*o\n\x0bImageFormat\x12\x1c\n\x18IMAGE_FORMAT_UNSPECIFIED\x10\x00\x12\x14\n\x10IMAGE_FORMAT_PNG\x10\x01\x12\x15\n\x11IMAGE_FORMAT_JPEG\x10\x02\x12\x15\n\x11IMAGE_FORMAT_WEBP\x10\x03*Z\n\nOutputSize\x12\x1b\n\x17OUTPUT_SIZE_UNSPECIFIED\x10\x00\x12\x18\n\x14OUTPUT_SIZE_ORIGINAL\x10\x01\x12\x15\n\x11OUTPUT_SIZE_MODEL\x10\x02*J\n\x07Upscale\x12\x17\n\x13UPSCALE_UNSPECIFIED\x10\x00\x12\x12\n\x0eUPSCALE_GUIDED\x10\x01\x12\x12\n\x0eUPSCALE_RESIZE\x10\x02*[\n\x0cLayersFormat\x12\x1d\n\x19LAYERS_FORMAT_UNSPECIFIED\x10\x00\x12\x15\n\x11LAYERS_FORMAT_PSD\x10\x01\x12\x15\n\x11LAYERS_FORMAT_ZIP\x10\x02*Y\n\nSketchMode\x12\x1b\n\x17SKETCH_MODE_UNSPECIFIED\x10\x00\x12\x15\n\x11SKETCH_MODE_LINES\x10\x01\x12\x17\n\x13SKETCH_MODE_EXTRACT\x10\x02\x32\xfd\x01\n\tColorizer\x12I\n\x08\x43olorize\x12\x1d.colorizer.v1.ColorizeRequest\x1a\x1e.colorizer.v1.ColorizeResponse\x12Y\n\x0e\x43olorizeStream\x12\x1d.colorizer.v1.ColorizeRequest\x1a$.colorizer.v1.ColorizeStreamResponse(\x01\x30\x01\x12J\n\x0cGetModelInfo\x12!.colorizer.v1.GetModelInfoRequest\x1a\x17.colorizer.v1.ModelInfoB-\n\x0fio.colorizer.v1P\x01Z\x18\x63olorizer/v1;colorizerv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -33,14 +33,16 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'colorizer.v1.colorizer_pb2'
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'\n\017io.colorizer.v1P\001Z\030colorizer/v1;colorizerv1'
-  _globals['_IMAGEFORMAT']._serialized_start=1794
-  _globals['_IMAGEFORMAT']._serialized_end=1905
-  _globals['_OUTPUTSIZE']._serialized_start=1907
-  _globals['_OUTPUTSIZE']._serialized_end=1997
-  _globals['_UPSCALE']._serialized_start=1999
-  _globals['_UPSCALE']._serialized_end=2073
-  _globals['_SKETCHMODE']._serialized_start=2075
-  _globals['_SKETCHMODE']._serialized_end=2164
+  _globals['_IMAGEFORMAT']._serialized_start=1920
+  _globals['_IMAGEFORMAT']._serialized_end=2031
+  _globals['_OUTPUTSIZE']._serialized_start=2033
+  _globals['_OUTPUTSIZE']._serialized_end=2123
+  _globals['_UPSCALE']._serialized_start=2125
+  _globals['_UPSCALE']._serialized_end=2199
+  _globals['_LAYERSFORMAT']._serialized_start=2201
+  _globals['_LAYERSFORMAT']._serialized_end=2292
+  _globals['_SKETCHMODE']._serialized_start=2294
+  _globals['_SKETCHMODE']._serialized_end=2383
   _globals['_COLOR']._serialized_start=46
   _globals['_COLOR']._serialized_end=86
   _globals['_POINT']._serialized_start=88
@@ -50,23 +52,23 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_STROKEHINT']._serialized_start=206
   _globals['_STROKEHINT']._serialized_end=306
   _globals['_OUTPUTOPTIONS']._serialized_start=309
-  _globals['_OUTPUTOPTIONS']._serialized_end=506
-  _globals['_COLORIZEREQUEST']._serialized_start=509
-  _globals['_COLORIZEREQUEST']._serialized_end=774
-  _globals['_STAGETIMINGS']._serialized_start=777
-  _globals['_STAGETIMINGS']._serialized_end=915
-  _globals['_COLORIZERESPONSE']._serialized_start=918
-  _globals['_COLORIZERESPONSE']._serialized_end=1153
-  _globals['_ITEMERROR']._serialized_start=1155
-  _globals['_ITEMERROR']._serialized_end=1197
-  _globals['_COLORIZESTREAMRESPONSE']._serialized_start=1200
-  _globals['_COLORIZESTREAMRESPONSE']._serialized_end=1347
-  _globals['_GETMODELINFOREQUEST']._serialized_start=1349
-  _globals['_GETMODELINFOREQUEST']._serialized_end=1370
-  _globals['_LIMITS']._serialized_start=1373
-  _globals['_LIMITS']._serialized_end=1552
-  _globals['_MODELINFO']._serialized_start=1555
-  _globals['_MODELINFO']._serialized_end=1792
-  _globals['_COLORIZER']._serialized_start=2167
-  _globals['_COLORIZER']._serialized_end=2420
+  _globals['_OUTPUTOPTIONS']._serialized_end=565
+  _globals['_COLORIZEREQUEST']._serialized_start=568
+  _globals['_COLORIZEREQUEST']._serialized_end=833
+  _globals['_STAGETIMINGS']._serialized_start=836
+  _globals['_STAGETIMINGS']._serialized_end=974
+  _globals['_COLORIZERESPONSE']._serialized_start=977
+  _globals['_COLORIZERESPONSE']._serialized_end=1279
+  _globals['_ITEMERROR']._serialized_start=1281
+  _globals['_ITEMERROR']._serialized_end=1323
+  _globals['_COLORIZESTREAMRESPONSE']._serialized_start=1326
+  _globals['_COLORIZESTREAMRESPONSE']._serialized_end=1473
+  _globals['_GETMODELINFOREQUEST']._serialized_start=1475
+  _globals['_GETMODELINFOREQUEST']._serialized_end=1496
+  _globals['_LIMITS']._serialized_start=1499
+  _globals['_LIMITS']._serialized_end=1678
+  _globals['_MODELINFO']._serialized_start=1681
+  _globals['_MODELINFO']._serialized_end=1918
+  _globals['_COLORIZER']._serialized_start=2386
+  _globals['_COLORIZER']._serialized_end=2639
 # @@protoc_insertion_point(module_scope)

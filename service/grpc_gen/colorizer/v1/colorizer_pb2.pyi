@@ -27,6 +27,12 @@ class Upscale(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     UPSCALE_GUIDED: _ClassVar[Upscale]
     UPSCALE_RESIZE: _ClassVar[Upscale]
 
+class LayersFormat(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    LAYERS_FORMAT_UNSPECIFIED: _ClassVar[LayersFormat]
+    LAYERS_FORMAT_PSD: _ClassVar[LayersFormat]
+    LAYERS_FORMAT_ZIP: _ClassVar[LayersFormat]
+
 class SketchMode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     SKETCH_MODE_UNSPECIFIED: _ClassVar[SketchMode]
@@ -42,6 +48,9 @@ OUTPUT_SIZE_MODEL: OutputSize
 UPSCALE_UNSPECIFIED: Upscale
 UPSCALE_GUIDED: Upscale
 UPSCALE_RESIZE: Upscale
+LAYERS_FORMAT_UNSPECIFIED: LayersFormat
+LAYERS_FORMAT_PSD: LayersFormat
+LAYERS_FORMAT_ZIP: LayersFormat
 SKETCH_MODE_UNSPECIFIED: SketchMode
 SKETCH_MODE_LINES: SketchMode
 SKETCH_MODE_EXTRACT: SketchMode
@@ -87,20 +96,24 @@ class StrokeHint(_message.Message):
     def __init__(self, points: _Optional[_Iterable[_Union[Point, _Mapping]]] = ..., width: _Optional[float] = ..., color: _Optional[_Union[Color, _Mapping]] = ...) -> None: ...
 
 class OutputOptions(_message.Message):
-    __slots__ = ("format", "quality", "size", "overlay_lines", "flat_fill", "upscale")
+    __slots__ = ("format", "quality", "size", "overlay_lines", "flat_fill", "layers", "paper", "upscale")
     FORMAT_FIELD_NUMBER: _ClassVar[int]
     QUALITY_FIELD_NUMBER: _ClassVar[int]
     SIZE_FIELD_NUMBER: _ClassVar[int]
     OVERLAY_LINES_FIELD_NUMBER: _ClassVar[int]
     FLAT_FILL_FIELD_NUMBER: _ClassVar[int]
+    LAYERS_FIELD_NUMBER: _ClassVar[int]
+    PAPER_FIELD_NUMBER: _ClassVar[int]
     UPSCALE_FIELD_NUMBER: _ClassVar[int]
     format: ImageFormat
     quality: int
     size: OutputSize
     overlay_lines: bool
     flat_fill: bool
+    layers: LayersFormat
+    paper: bool
     upscale: Upscale
-    def __init__(self, format: _Optional[_Union[ImageFormat, str]] = ..., quality: _Optional[int] = ..., size: _Optional[_Union[OutputSize, str]] = ..., overlay_lines: _Optional[bool] = ..., flat_fill: _Optional[bool] = ..., upscale: _Optional[_Union[Upscale, str]] = ...) -> None: ...
+    def __init__(self, format: _Optional[_Union[ImageFormat, str]] = ..., quality: _Optional[int] = ..., size: _Optional[_Union[OutputSize, str]] = ..., overlay_lines: _Optional[bool] = ..., flat_fill: _Optional[bool] = ..., layers: _Optional[_Union[LayersFormat, str]] = ..., paper: _Optional[bool] = ..., upscale: _Optional[_Union[Upscale, str]] = ...) -> None: ...
 
 class ColorizeRequest(_message.Message):
     __slots__ = ("request_id", "sketch", "sketch_mode", "points", "strokes", "hint_image", "output", "canvas")
@@ -139,7 +152,7 @@ class StageTimings(_message.Message):
     def __init__(self, decode_ms: _Optional[float] = ..., preprocess_ms: _Optional[float] = ..., queue_ms: _Optional[float] = ..., inference_ms: _Optional[float] = ..., postprocess_ms: _Optional[float] = ..., total_ms: _Optional[float] = ...) -> None: ...
 
 class ColorizeResponse(_message.Message):
-    __slots__ = ("request_id", "image", "format", "width", "height", "model_name", "model_version", "timings", "hint_cells")
+    __slots__ = ("request_id", "image", "format", "width", "height", "model_name", "model_version", "timings", "hint_cells", "layers", "layers_format")
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     IMAGE_FIELD_NUMBER: _ClassVar[int]
     FORMAT_FIELD_NUMBER: _ClassVar[int]
@@ -149,6 +162,8 @@ class ColorizeResponse(_message.Message):
     MODEL_VERSION_FIELD_NUMBER: _ClassVar[int]
     TIMINGS_FIELD_NUMBER: _ClassVar[int]
     HINT_CELLS_FIELD_NUMBER: _ClassVar[int]
+    LAYERS_FIELD_NUMBER: _ClassVar[int]
+    LAYERS_FORMAT_FIELD_NUMBER: _ClassVar[int]
     request_id: str
     image: bytes
     format: ImageFormat
@@ -158,7 +173,9 @@ class ColorizeResponse(_message.Message):
     model_version: str
     timings: StageTimings
     hint_cells: int
-    def __init__(self, request_id: _Optional[str] = ..., image: _Optional[bytes] = ..., format: _Optional[_Union[ImageFormat, str]] = ..., width: _Optional[int] = ..., height: _Optional[int] = ..., model_name: _Optional[str] = ..., model_version: _Optional[str] = ..., timings: _Optional[_Union[StageTimings, _Mapping]] = ..., hint_cells: _Optional[int] = ...) -> None: ...
+    layers: bytes
+    layers_format: LayersFormat
+    def __init__(self, request_id: _Optional[str] = ..., image: _Optional[bytes] = ..., format: _Optional[_Union[ImageFormat, str]] = ..., width: _Optional[int] = ..., height: _Optional[int] = ..., model_name: _Optional[str] = ..., model_version: _Optional[str] = ..., timings: _Optional[_Union[StageTimings, _Mapping]] = ..., hint_cells: _Optional[int] = ..., layers: _Optional[bytes] = ..., layers_format: _Optional[_Union[LayersFormat, str]] = ...) -> None: ...
 
 class ItemError(_message.Message):
     __slots__ = ("code", "message")

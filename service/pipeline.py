@@ -30,7 +30,7 @@ from service.errors import (
 )
 from service.logging import request_id
 from service.metrics import Metrics
-from service.settings import Settings
+from service.settings import MIN_REQUEST_CANVAS, Settings
 
 logger = logging.getLogger("service")
 
@@ -336,7 +336,7 @@ class Pipeline:
         return image, rgb.shape[1], rgb.shape[0], layers
 
     def _check_canvas(self, canvas: int) -> None:
-        low, high = self._settings.input_size, self._settings.max_canvas
+        low, high = MIN_REQUEST_CANVAS, self._settings.max_canvas
         if canvas and (canvas % contract.STRIDE or not low <= canvas <= high):
             raise InvalidInputError(
                 f"canvas={canvas} must be 0 (the server's choice) or a multiple of {contract.STRIDE} "

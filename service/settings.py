@@ -19,6 +19,10 @@ from colorizer.imaging import InputLimits
 _DEFAULT_LIMITS = InputLimits()
 
 
+#: The smallest canvas a request may ask for (ColorizeRequest.canvas).
+MIN_REQUEST_CANVAS = 4 * contract.STRIDE
+
+
 class Settings(BaseSettings):
     """Everything the gateway can be told; each field is the env var ``COLORIZER_<FIELD>``."""
 
@@ -67,11 +71,14 @@ class Settings(BaseSettings):
         "sketches up to this size run on it.",
     )
     max_canvas: int = Field(
-        512,
+        contract.DEFAULT_SIZE,
         gt=0,
         description="Largest model canvas side in pixels: a sketch's canvas is its long side rounded up "
         "to canvas_step, between input_size and this; a request may ask for any multiple of "
-        f"{contract.STRIDE} in that range. Inference cost grows with its square.",
+        f"{contract.STRIDE} from {MIN_REQUEST_CANVAS} to this. The default is the measured best for "
+        "the shipped model (trained on small crops, it colors real line art better on a 256 canvas "
+        "than on 512, even for 512 px sketches: docs/QUALITY.md); raise it for a model trained at "
+        "larger scales. Inference cost grows with its square.",
     )
     canvas_step: int = Field(
         128,

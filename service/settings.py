@@ -78,7 +78,7 @@ class Settings(BaseSettings):
         f"{contract.STRIDE} from {MIN_REQUEST_CANVAS} to this. The default is the measured best for "
         "the shipped model (trained on small crops, it colors real line art better on a 256 canvas "
         "than on 512, even for 512 px sketches: docs/QUALITY.md); raise it for a model trained at "
-        "larger scales. Inference cost grows with its square.",
+        "larger scales. Never below input_size. Inference cost grows with its square.",
     )
     canvas_step: int = Field(
         128,
@@ -198,8 +198,10 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _check_canvas_range(self) -> Settings:
+        # Never below input_size: a deployment that set only COLORIZER_INPUT_SIZE (the one canvas
+        # before canvases varied) keeps that canvas.
         if self.max_canvas < self.input_size:
-            raise ValueError(f"max_canvas ({self.max_canvas}) is below input_size ({self.input_size})")
+            self.max_canvas = self.input_size
         return self
 
     @model_validator(mode="after")

@@ -100,3 +100,15 @@ def test_json_logs_carry_the_request_id(capsys: pytest.CaptureFixture[str]) -> N
     line = json.loads(capsys.readouterr().err.strip().splitlines()[-1])
     assert line["request_id"] == "req-42" and line["message"] == "colorized 3 images"
     assert line["level"] == "INFO" and line["logger"] == "service"
+
+
+def test_canvas_range_defaults_and_an_old_input_size_keeps_its_canvas() -> None:
+    from service.settings import Settings
+
+    default = Settings()
+    assert (default.input_size, default.max_canvas) == (256, 256)
+    assert default.canvas_side(3000, 2000) == 256  # the measured best canvas for the shipped model
+    assert Settings(input_size=512).max_canvas == 512  # set before canvases varied: still its canvas
+    wide = Settings(max_canvas=512, canvas_step=128)
+    assert [wide.canvas_side(h, 100) for h in (100, 300, 5000)] == [256, 384, 512]
+    assert wide.canvas_side(5000, 100, requested=96) == 96

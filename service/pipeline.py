@@ -252,7 +252,9 @@ class Pipeline:
         try:
             result = await self._colorize(item)
         except asyncio.CancelledError:
-            self._metrics.items.labels(code=Code.CANCELLED.name).inc()
+            # gRPC cancels a call whose deadline passed: its client saw DEADLINE_EXCEEDED.
+            late = item.deadline is not None and time.monotonic() >= item.deadline
+            self._metrics.items.labels(code=(Code.DEADLINE_EXCEEDED if late else Code.CANCELLED).name).inc()
             raise
         except Exception as exc:
             error = as_colorizer_error(exc)

@@ -90,7 +90,7 @@ class Settings(BaseSettings):
         "ends with DEADLINE_EXCEEDED; 0 = never.",
     )
     max_open_streams: int = Field(
-        64,
+        256,
         ge=1,
         description="ColorizeStream calls open at once, in total, beyond which new ones get "
         "RESOURCE_EXHAUSTED (open streams hold no work slot; their items take max_in_flight slots).",

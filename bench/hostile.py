@@ -214,13 +214,36 @@ async def probe_idle_streams(
     }
 
 
+def items_done(metrics_port: int) -> float:
+    """Images the gateway answered so far (``colorizer_items_total``, every code)."""
+    import urllib.request
+
+    with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5) as r:
+        text = r.read().decode()
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith("colorizer_items_total{")
+    )
+
+
 async def probe_unread_stream(
-    address: str, rss: Callable[[], int], items: int = 100, side: int = 2048, watch_s: float = 60.0
+    address: str,
+    rss: Callable[[], int],
+    metrics_port: int,
+    *,
+    items: int = 100,
+    side: int = 2048,
+    watch_s: float = 60.0,
+    read_after: bool = False,
 ) -> dict[str, Any]:
-    """Send ``items`` sketches of ``side``² on one stream and never read: RSS before and peak."""
+    """Send ``items`` sketches of ``side``² on one stream and read nothing for ``watch_s``: the
+    gateway's RSS, and how many items it worked on meanwhile; then (``read_after``) read them all."""
     body = request(side, side, "u")
     sent = 0
     idle_rss = rss()
+    done_before = items_done(metrics_port)
+    answered = 0
     async with grpc.aio.insecure_channel(address, options=_BIG) as channel, RssSampler(rss, 0.1) as sampler:
         call = pb_grpc.ColorizerStub(channel).ColorizeStream()
 
@@ -229,15 +252,26 @@ async def probe_unread_stream(
             for _ in range(items):
                 await call.write(body)
                 sent += 1
+            await call.done_writing()
 
         writer = asyncio.create_task(send())
         await asyncio.wait({writer}, timeout=watch_s)
-        writer.cancel()
-        call.cancel()
+        worked = items_done(metrics_port) - done_before
+        sent_unread = sent
+        if read_after:
+            async for reply in call:
+                answered += reply.WhichOneof("outcome") == "result"
+            await writer
+        else:
+            writer.cancel()
+            call.cancel()
     return {
         "items": items,
         "side": side,
-        "sent_before_blocked": sent,
+        "watch_s": watch_s,
+        "sent_while_unread": sent_unread,
+        "worked_while_unread": worked,
+        "answered_ok_after_reading": answered if read_after else None,
         "rss_idle_mb": round(idle_rss / 2**20, 1),
         "rss_peak_mb": round(sampler.peak / 2**20, 1),
         "rss_rise_mb": round((sampler.peak - idle_rss) / 2**20, 1),
@@ -447,7 +481,12 @@ async def _run_one(name: str, gateway: LocalGateway, quick: bool) -> dict[str, A
         return await probe_idle_streams(address, streams=80, watch_s=6.0)
     if name == "unread_stream":
         return await probe_unread_stream(
-            address, rss_of(pid), items=24 if quick else 100, side=2048, watch_s=30.0 if quick else 90.0
+            address,
+            rss_of(pid),
+            gateway.metrics_port,
+            items=24 if quick else 100,
+            side=2048,
+            watch_s=30.0 if quick else 90.0,
         )
     if name == "heavy_hints":
         return await probe_heavy_hints(address, pid, strokes=1)

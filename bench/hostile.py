@@ -244,6 +244,7 @@ async def probe_unread_stream(
     idle_rss = rss()
     done_before = items_done(metrics_port)
     answered = 0
+    started = time.monotonic()
     async with grpc.aio.insecure_channel(address, options=_BIG) as channel, RssSampler(rss, 0.1) as sampler:
         call = pb_grpc.ColorizerStub(channel).ColorizeStream()
 
@@ -256,6 +257,7 @@ async def probe_unread_stream(
 
         writer = asyncio.create_task(send())
         await asyncio.wait({writer}, timeout=watch_s)
+        await asyncio.sleep(max(0.0, watch_s - (time.monotonic() - started)))  # all of it, unread
         worked = items_done(metrics_port) - done_before
         sent_unread = sent
         if read_after:

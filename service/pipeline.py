@@ -26,7 +26,7 @@ import numpy as np
 
 from colorizer import contract, encoding, imaging
 from colorizer.imaging.header import read_header
-from colorizer.imaging.hints import hint_raster_cost, rasterize_hints, validate_hints
+from colorizer.imaging.hints import hint_raster_bound, rasterize_hints
 from service.backends.base import F32, Backend
 from service.batching import MicroBatcher
 from service.errors import (
@@ -126,21 +126,17 @@ _Payload = tuple[F32, F32, "float | None"]
 FLAT_FILL_PASSES = 20
 
 
-def estimate_cost(item: ColorizeInput, canvas: imaging.Canvas, limits: imaging.InputLimits) -> float:
-    """About how many pixel passes ``item`` costs on a sketch placed as ``canvas``.
+def estimate_cost(item: ColorizeInput, height: int, width: int, limits: imaging.InputLimits) -> float:
+    """About how many pixel passes ``item`` costs on a ``height`` x ``width`` sketch (an upper bound).
 
-    Pixels x options, plus, for a flat fill, what painting its hints at full size costs
-    (:func:`colorizer.imaging.hints.hint_raster_cost`: a wide stroke costs its bounding area).
-    Invalid hints cost nothing here: they are refused before any work.
+    Pixels x options, plus, for a flat fill, what painting its hints at full size may cost
+    (:func:`colorizer.imaging.hints.hint_raster_bound`: a wide stroke costs at most its bounding
+    area). O(number of hints): it runs on the event loop, before any work.
     """
-    pixels = float(canvas.orig_h * canvas.orig_w)
+    pixels = float(height * width)
     if not item.output.flat_fill:
         return pixels
-    try:
-        validate_hints(canvas, item.points, item.strokes, None, limits)
-    except imaging.ImageInputError:
-        return pixels
-    hints = hint_raster_cost(canvas.orig_h, canvas.orig_w, item.points, item.strokes)
+    hints = hint_raster_bound(height, width, item.points, item.strokes, 2 * limits.max_radius)
     return pixels * (1 + FLAT_FILL_PASSES) + hints
 
 
@@ -327,8 +323,7 @@ class Pipeline:
             return 0.0  # refused by decoding, with its message
         if not 0 < header.width * header.height <= self._limits.max_sketch_pixels:
             return 0.0
-        canvas = imaging.Canvas.fit(header.height, header.width, self._settings.input_size)
-        return estimate_cost(item, canvas, self._limits)
+        return estimate_cost(item, header.height, header.width, self._limits)
 
     def _admit_heavy(self, cost: float) -> None:
         # One heavy request is always admitted when none runs, however large (within the limits).

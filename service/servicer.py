@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 import time
@@ -81,7 +82,7 @@ class ColorizerServicer(pb_grpc.ColorizerServicer):
         self, request: pb.ColorizeRequest, context: grpc.aio.ServicerContext
     ) -> pb.ColorizeResponse:
         """Colorize one sketch."""
-        return to_response(await self._pipeline.colorize(to_input(request, _deadline(context))))
+        return to_response(await self._pipeline.colorize(await _to_input(request, _deadline(context))))
 
     async def ColorizeStream(
         self,
@@ -97,7 +98,7 @@ class ColorizerServicer(pb_grpc.ColorizerServicer):
             rid = _request_id(request)
             request_id_var.set(rid)  # this task's own context copy
             try:
-                result = await self._pipeline.colorize(to_input(request, deadline, rid))
+                result = await self._pipeline.colorize(await _to_input(request, deadline, rid))
             except Exception as exc:
                 return _item_error(rid, as_colorizer_error(exc))
             return pb.ColorizeStreamResponse(request_id=rid, result=to_response(result))
@@ -169,6 +170,20 @@ def _color(message: Any, owner: str, field: str = "color") -> tuple[int, int, in
         raise InvalidInputError(f"{owner}.{field} is required")
     color = getattr(message, field)
     return (color.r, color.g, color.b)
+
+
+#: Hint points beyond which a request is converted off the event loop (~1 s per million points).
+_POINTS_ON_LOOP = 10_000
+
+
+async def _to_input(
+    request: pb.ColorizeRequest, deadline: float | None, rid: str | None = None
+) -> ColorizeInput:
+    points = len(request.points) + sum(len(s.points) for s in request.strokes)
+    if points <= _POINTS_ON_LOOP:
+        return to_input(request, deadline, rid)
+    # A request with a million stroke points would stall every other call (and health) for ~1 s.
+    return await asyncio.to_thread(to_input, request, deadline, rid)
 
 
 def to_input(request: pb.ColorizeRequest, deadline: float | None, rid: str | None = None) -> ColorizeInput:

@@ -300,17 +300,23 @@ def _stroke_raster(
     return xy, thickness, box, poly_cost, dt_cost
 
 
-def hint_raster_cost(
-    height: int, width: int, points: Sequence[PointHint], strokes: Sequence[StrokeHint]
+def hint_raster_bound(
+    height: int, width: int, points: Sequence[PointHint], strokes: Sequence[StrokeHint], max_width: float
 ) -> float:
-    """About how many pixel writes :func:`rasterize_hints` makes for these (validated) hints."""
+    """About (at most) how many pixel writes :func:`rasterize_hints` makes, from counts and widths
+    only (any hints, unvalidated).
+
+    O(number of hints), no look at the points: cheap enough to run on an event loop for admission.
+    """
+    area = float(height * width)
     cost = 0.0
     for s in strokes:
-        _, _, _, poly_cost, dt_cost = _stroke_raster(s, height, width)
-        cost += min(poly_cost, dt_cost)
+        w = s.width if math.isfinite(s.width) else max_width
+        thickness = max(1, round(min(max(w, 1.0), max_width)))
+        cost += min(float(len(s.points)) * thickness * thickness, _DT_COST * area)
     for p in points:
-        r = round(p.radius)
-        cost += min(float(height * width), (2 * r + 1) ** 2)
+        r = p.radius if math.isfinite(p.radius) else max_width / 2
+        cost += min(area, (2 * min(max(r, 0.0), max_width / 2) + 1) ** 2)
     return cost
 
 

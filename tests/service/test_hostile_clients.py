@@ -203,4 +203,5 @@ async def test_sigterm_not_serving_on_every_port_then_exit_within_grace(
         assert seen["not_serving_seen_s"] is not None and seen["not_serving_seen_s"] < 0.5, figures
         assert seen["not_serving_polls"] >= 5, figures
     assert figures["new_call_during_drain"] == ["UNAVAILABLE"], figures
-    assert set(figures["in_flight_codes"]) <= {"CANCELLED", "UNAVAILABLE"}, figures
+    # Cancelled at the end of the grace (or refused at once by the heavy pool's cost budget).
+    assert set(figures["in_flight_codes"]) <= {"CANCELLED", "UNAVAILABLE", "RESOURCE_EXHAUSTED"}, figures

@@ -236,16 +236,26 @@ async def probe_unread_stream(
     side: int = 2048,
     watch_s: float = 60.0,
     read_after: bool = False,
+    fixed_window: bool = False,
 ) -> dict[str, Any]:
     """Send ``items`` sketches of ``side``² on one stream and read nothing for ``watch_s``: the
-    gateway's RSS, and how many items it worked on meanwhile; then (``read_after``) read them all."""
+    gateway's RSS, and how many items it worked on meanwhile; then (``read_after``) read them all.
+
+    The client's gRPC buffers answers up to its HTTP/2 window, which grows by itself (BDP
+    probing) to a few MiB; ``fixed_window`` keeps it at 64 KiB, so that what the transport holds
+    is at most about one answer.
+    """
     body = request(side, side, "u")
     sent = 0
     idle_rss = rss()
     done_before = items_done(metrics_port)
     answered = 0
     started = time.monotonic()
-    async with grpc.aio.insecure_channel(address, options=_BIG) as channel, RssSampler(rss, 0.1) as sampler:
+    options = _BIG + ([("grpc.http2.bdp_probe", 0)] if fixed_window else [])
+    async with (
+        grpc.aio.insecure_channel(address, options=options) as channel,
+        RssSampler(rss, 0.1) as sampler,
+    ):
         call = pb_grpc.ColorizerStub(channel).ColorizeStream()
 
         async def send() -> None:

@@ -110,10 +110,11 @@ async def test_unread_stream_answers_are_bounded_then_all_delivered(gateway: Loc
         side=512,
         watch_s=6.0,
         read_after=True,
+        fixed_window=True,
     )
-    # While nothing is read, the gateway works on at most its stream slots, plus the answers the
-    # transport took (HTTP/2 window): not on all 40.
-    assert figures["worked_while_unread"] <= STREAM_CONCURRENCY + 6, figures
+    # While nothing is read, the gateway works on at most its stream slots, plus about one answer
+    # the transport took (a 64 KiB HTTP/2 window): not on all 40.
+    assert figures["worked_while_unread"] <= STREAM_CONCURRENCY + 2, figures
     assert figures["answered_ok_after_reading"] == 40, figures  # backpressure loses nothing
 
 

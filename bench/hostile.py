@@ -6,6 +6,7 @@ same measurement runs before and after a fix, and the tests assert on the same f
 * :func:`probe_malformed`: unparseable protobuf (``ff`` bytes, a request cut short, invalid UTF-8
   in a string field) on Colorize and GetModelInfo: codes, and whether the calls were counted;
 * :func:`probe_stream_garbage`: a ColorizeStream of [valid, garbage, valid]: answers and time;
+* :func:`probe_broken_framing`: a stream whose gRPC framing is broken (raw HTTP/2): its status;
 * :func:`probe_idle_streams`: N streams that open and send nothing, then a Colorize and a new stream;
 * :func:`probe_unread_stream`: a stream whose answers are never read: the gateway's RSS;
 * :func:`probe_heavy_hints`: wide strokes with flat fill, and a normal request behind two of them;
@@ -475,6 +476,7 @@ def rss_of(pid: int) -> Callable[[], int]:
 PROBES = (
     "malformed",
     "stream_garbage",
+    "broken_framing",
     "idle_streams",
     "unread_stream",
     "heavy_hints",
@@ -489,6 +491,9 @@ async def _run_one(name: str, gateway: LocalGateway, quick: bool) -> dict[str, A
         return await probe_malformed(address, gateway.metrics_port)
     if name == "stream_garbage":
         return await probe_stream_garbage(address)
+    if name == "broken_framing":
+        frames = [await asyncio.to_thread(probe_broken_framing, address, f) for f in BROKEN_FRAMES]
+        return {"frames": frames}
     if name == "idle_streams":
         return await probe_idle_streams(address, streams=80, watch_s=6.0)
     if name == "unread_stream":
@@ -557,3 +562,76 @@ def heaviest_request(quick: bool = False) -> pb.ColorizeRequest:
     (``quick``: 16 strokes.) The message is ~10 MB, under the default 32 MiB message limit.
     """
     return heavy_request(4096, 4096, strokes=16 if quick else 256)
+
+
+#: Broken gRPC framings of a stream's second DATA frame: name -> bytes (after one valid item).
+BROKEN_FRAMES = {
+    "truncated": b"\x00\x00\x00\x03\xe8\x08\x01",  # declares 1000 bytes, 2 follow, then END_STREAM
+    "compressed_flag_no_encoding": b"\x01\x00\x00\x00\x02\x08\x01",
+    "bad_flags": b"\x80\x00\x00\x00\x02\x08\x01",
+    "half_prefix": b"\x00\x00\x00",
+}
+
+
+def probe_broken_framing(
+    address: str, frame: str = "truncated", timeout_s: float = 10.0, size: int = 32
+) -> dict[str, Any]:
+    """A ColorizeStream over raw HTTP/2 (package h2): one valid item, then a gRPC frame whose
+    5-byte prefix declares more bytes than follow, then END_STREAM. The status and the time."""
+    import socket
+    import struct
+
+    import h2.config
+    import h2.connection
+    import h2.events
+
+    host, port = address.rsplit(":", 1)
+    started = time.monotonic()
+    sock = socket.create_connection((host, int(port)), timeout=timeout_s)
+    conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True, header_encoding="utf-8"))
+    conn.initiate_connection()
+    stream = conn.get_next_available_stream_id()
+    conn.send_headers(
+        stream,
+        [
+            (":method", "POST"),
+            (":scheme", "http"),
+            (":path", SERVICE + "ColorizeStream"),
+            (":authority", address),
+            ("content-type", "application/grpc"),
+            ("te", "trailers"),
+        ],
+    )
+    valid = request(size, size, "v").SerializeToString()
+    conn.send_data(stream, b"\x00" + struct.pack(">I", len(valid)) + valid)
+    conn.send_data(stream, BROKEN_FRAMES[frame], end_stream=True)
+    sock.sendall(conn.data_to_send())
+    status: str | None = None
+    messages = 0
+    reset = False
+    try:
+        while status is None and not reset and time.monotonic() - started < timeout_s:
+            data = sock.recv(65536)
+            if not data:
+                break
+            for event in conn.receive_data(data):
+                if isinstance(event, h2.events.DataReceived):
+                    messages += 1
+                    conn.acknowledge_received_data(event.flow_controlled_length, event.stream_id)
+                elif isinstance(event, h2.events.ResponseReceived | h2.events.TrailersReceived):
+                    headers = dict(event.headers)
+                    if "grpc-status" in headers:
+                        status = _code_name(int(headers["grpc-status"]))
+                elif isinstance(event, h2.events.StreamReset):
+                    reset = True
+            sock.sendall(conn.data_to_send())
+    except TimeoutError:
+        pass
+    finally:
+        sock.close()
+    return {
+        "frame": frame,
+        "status": status or ("RST_STREAM" if reset else "none"),
+        "data_frames": messages,
+        "seconds": round(time.monotonic() - started, 2),
+    }

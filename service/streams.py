@@ -70,6 +70,8 @@ class _State(Generic[Req]):
                 nxt.cancel()
                 with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration, Exception):
                     await nxt
+            elif not nxt.cancelled():
+                nxt.exception()  # retrieved: no "exception was never retrieved" at exit
 
 
 async def run_stream(

@@ -100,6 +100,21 @@ async def test_an_unparseable_stream_item_is_answered_and_the_stream_goes_on(gat
     assert figures["end"] == "OK" and figures["seconds"] < 15, figures
 
 
+# 3b. Broken gRPC framing inside a stream (raw HTTP/2).
+async def test_broken_stream_framing_ends_the_stream_at_once(gateway: LocalGateway) -> None:
+    pytest.importorskip("h2")  # a dev dependency (pyproject.toml)
+    for frame in hostile.BROKEN_FRAMES:
+        figures = await asyncio.to_thread(hostile.probe_broken_framing, gateway.address, frame, 10.0)
+        assert figures["seconds"] < 5, figures  # never a hang
+        if frame == "compressed_flag_no_encoding":  # refused by gRPC itself
+            assert figures["status"] == "INTERNAL", figures
+        else:
+            # A truncated last frame reads as the end of the stream in grpcio (the handler cannot
+            # tell): the stream ends cleanly after the valid item's answer.
+            assert figures["status"] == "OK" and figures["data_frames"] >= 1, figures
+    assert gateway.returncode is None
+
+
 # 4. A client that did not read its stream made the server hold every finished result.
 async def test_unread_stream_answers_are_bounded_then_all_delivered(gateway: LocalGateway) -> None:
     figures = await hostile.probe_unread_stream(

@@ -228,6 +228,14 @@ def items_done(metrics_port: int) -> float:
     )
 
 
+def _gauge(metrics_port: int, name: str) -> float:
+    import urllib.request
+
+    with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5) as r:
+        text = r.read().decode()
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(name + " "))
+
+
 async def probe_unread_stream(
     address: str,
     rss: Callable[[], int],
@@ -240,7 +248,8 @@ async def probe_unread_stream(
     fixed_window: bool = False,
 ) -> dict[str, Any]:
     """Send ``items`` sketches of ``side``² on one stream and read nothing for ``watch_s``: the
-    gateway's RSS, and how many items it worked on meanwhile; then (``read_after``) read them all.
+    gateway's RSS, how many items it worked on meanwhile, and whether the gateway ended the
+    stream; then (``read_after``, if the stream is still open) read all the answers.
 
     The client's gRPC buffers answers up to its HTTP/2 window, which grows by itself (BDP
     probing) to a few MiB; ``fixed_window`` keeps it at 64 KiB, so that what the transport holds
@@ -271,7 +280,10 @@ async def probe_unread_stream(
         await asyncio.sleep(max(0.0, watch_s - (time.monotonic() - started)))  # all of it, unread
         worked = items_done(metrics_port) - done_before
         sent_unread = sent
-        if read_after:
+        ended = call.done()
+        end_code = (await call.code()).name if ended else None
+        server_calls = _gauge(metrics_port, "colorizer_in_flight_requests")
+        if read_after and not ended:
             async for reply in call:
                 answered += reply.WhichOneof("outcome") == "result"
             await writer
@@ -285,6 +297,9 @@ async def probe_unread_stream(
         "sent_while_unread": sent_unread,
         "worked_while_unread": worked,
         "answered_ok_after_reading": answered if read_after else None,
+        "stream_ended_seen_by_client": end_code,
+        # gRPC calls the gateway still handles at the end of the watch (this stream included?)
+        "server_calls_in_flight": server_calls,
         "rss_idle_mb": round(idle_rss / 2**20, 1),
         "rss_peak_mb": round(sampler.peak / 2**20, 1),
         "rss_rise_mb": round((sampler.peak - idle_rss) / 2**20, 1),

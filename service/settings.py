@@ -73,9 +73,10 @@ class Settings(BaseSettings):
     max_in_flight: int = Field(
         0,
         ge=0,
-        description="Colorize/ColorizeStream calls handled at once beyond which new ones get "
-        "RESOURCE_EXHAUSTED immediately, before their images are read (bounds shed latency and "
-        "memory under overload); 0 = max_queue + 2 x max_batch_size.",
+        description="Work in progress (Colorize calls plus ColorizeStream items being worked on) "
+        "beyond which new calls/items get RESOURCE_EXHAUSTED immediately, before their images are "
+        "read (bounds shed latency and memory under overload; an open stream takes no slot of its "
+        "own); 0 = max_queue + 2 x max_batch_size.",
     )
     stream_concurrency: int = Field(
         16,

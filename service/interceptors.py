@@ -208,8 +208,12 @@ class MessageDecodingInterceptor(grpc.aio.ServerInterceptor):
                 async def gen(request: Any, context: grpc.aio.ServicerContext) -> Any:
                     if isinstance(request, MalformedMessage):
                         await refuse(context, request)
-                    async for response in inner(request, context):
-                        yield response
+                    result = inner(request, context)
+                    if inspect.isasyncgen(result):
+                        async for response in result:
+                            yield response
+                    else:  # a handler that answers with context.write() (e.g. health Watch)
+                        await result
 
                 return gen
 
@@ -233,8 +237,12 @@ class MessageDecodingInterceptor(grpc.aio.ServerInterceptor):
 
                 async def gen(requests: Any, context: grpc.aio.ServicerContext) -> Any:
                     try:
-                        async for response in inner(checked(requests), context):
-                            yield response
+                        result = inner(checked(requests), context)
+                        if inspect.isasyncgen(result):
+                            async for response in result:
+                                yield response
+                        else:
+                            await result
                     except _MalformedInStream as exc:
                         await refuse(context, exc.item)
 

@@ -235,3 +235,26 @@ async def test_sigterm_not_serving_on_every_port_then_exit_within_grace(
     assert figures["new_call_during_drain"] == ["UNAVAILABLE"], figures
     # Cancelled at the end of the grace (or refused at once by the heavy pool's cost budget).
     assert set(figures["in_flight_codes"]) <= {"CANCELLED", "UNAVAILABLE", "RESOURCE_EXHAUSTED"}, figures
+
+
+async def test_health_watch_and_reflection_streams_pass_the_message_decoding_interceptor(
+    gateway: LocalGateway,
+) -> None:
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+    from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+
+    async with grpc.aio.insecure_channel(gateway.address) as channel:
+        watch = health_pb2_grpc.HealthStub(channel).Watch(health_pb2.HealthCheckRequest(service=""))
+        first = await asyncio.wait_for(watch.read(), 10)  # answered with context.write()
+        assert first.status == health_pb2.HealthCheckResponse.SERVING
+        watch.cancel()
+        info = reflection_pb2_grpc.ServerReflectionStub(channel).ServerReflectionInfo(
+            iter([reflection_pb2.ServerReflectionRequest(list_services="")])
+        )
+        names = [s.name async for r in info for s in r.list_services_response.service]
+        assert "colorizer.v1.Colorizer" in names
+        garbage = channel.stream_stream("/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo")
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            async for _ in garbage(iter([b"\xff" * 8]), timeout=10):
+                pass
+        assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT

@@ -216,12 +216,13 @@ class Pipeline:
         :attr:`abandoned`, so that the process can exit anyway.
         """
         await self._batcher.stop()
-        for job in self._running.values():
+        running_now = list(self._running.items())  # a copy: worker threads remove their entries
+        for _, job in running_now:
             job.cancel()
         for pool in (self._executor, self._heavy_executor):
             if pool is not None:
                 pool.shutdown(wait=False, cancel_futures=True)
-        running = [asyncio.wrap_future(f) for f in self._running if not f.done()]
+        running = [asyncio.wrap_future(f) for f, _ in running_now if not f.done()]
         if running:
             _, pending = await asyncio.wait(running, timeout=self._settings.thread_stop_wait_s)
             self.abandoned = len(pending)

@@ -123,9 +123,14 @@ class MetricsInterceptor(_WrappingInterceptor):
             self._metrics.requests.labels(method=method, code=code.name).inc()
 
 
-def _deadline_passed(context: grpc.aio.ServicerContext) -> bool:
+#: The server's deadline runs later than the client's by the request's transit time: a call the
+#: client gives up on this close to the server's deadline gave up on its deadline.
+DEADLINE_SKEW_S = 0.25
+
+
+def _deadline_passed(context: grpc.aio.ServicerContext, skew_s: float = 0.0) -> bool:
     remaining = context.time_remaining()
-    return remaining is not None and remaining <= 0
+    return remaining is not None and remaining <= skew_s
 
 
 def _code_of_failure(exc: BaseException, context: grpc.aio.ServicerContext) -> grpc.StatusCode:
@@ -135,11 +140,12 @@ def _code_of_failure(exc: BaseException, context: grpc.aio.ServicerContext) -> g
     handler varies (CancelledError, a failed send, an abort on a finished call): the client saw
     DEADLINE_EXCEEDED in every case, so that is what is counted.
     """
-    if _deadline_passed(context):
+    cancelled = isinstance(exc, GeneratorExit | asyncio.CancelledError) or context.cancelled()
+    if _deadline_passed(context, DEADLINE_SKEW_S if cancelled else 0.0):
         return grpc.StatusCode.DEADLINE_EXCEEDED
     if isinstance(exc, grpc.aio.AbortError) and context.code() is not None:
         return context.code()  # type: ignore[no-any-return]
-    if isinstance(exc, GeneratorExit | asyncio.CancelledError) or context.cancelled():
+    if cancelled:
         return grpc.StatusCode.CANCELLED
     return grpc.StatusCode.UNKNOWN
 

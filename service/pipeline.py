@@ -122,6 +122,9 @@ class _Prepared:
 # A batch item: sketch [1,H,W], hint [4,h,w], deadline.
 _Payload = tuple[F32, F32, "float | None"]
 
+#: How much earlier than the gateway's copy of a deadline the client's own may pass (transit).
+DEADLINE_SKEW_S = 0.25
+
 #: Cost of a flat fill per pixel, in passes over the image (decode + resize + encode = 1).
 FLAT_FILL_PASSES = 20
 
@@ -250,7 +253,8 @@ class Pipeline:
             result = await self._colorize(item)
         except asyncio.CancelledError:
             # gRPC cancels a call whose deadline passed: its client saw DEADLINE_EXCEEDED.
-            late = item.deadline is not None and time.monotonic() >= item.deadline
+            # (Within the skew: the client's deadline runs earlier than ours by the transit time.)
+            late = item.deadline is not None and time.monotonic() >= item.deadline - DEADLINE_SKEW_S
             self._metrics.items.labels(code=(Code.DEADLINE_EXCEEDED if late else Code.CANCELLED).name).inc()
             raise
         except Exception as exc:

@@ -165,7 +165,7 @@ async def test_wide_stroke_costs_about_its_area(gateway: LocalGateway) -> None:
 async def test_work_past_its_deadline_stops_and_heavy_calls_leave_decoding_free(
     gateway: LocalGateway,
 ) -> None:
-    many = hostile.heavy_request(900, 1200, strokes=40)
+    many = hostile.heavy_request(900, 1200, strokes=120)  # seconds of hint painting, minutes before
     async with grpc.aio.insecure_channel(gateway.address, options=hostile._BIG) as channel:
         stub = pb_grpc.ColorizerStub(channel)
 
@@ -181,13 +181,16 @@ async def test_work_past_its_deadline_stops_and_heavy_calls_leave_decoding_free(
         t0 = time.monotonic()
         normal = await stub.Colorize(hostile.request(333, 517, "normal"), timeout=60)
         normal_s = time.monotonic() - t0
-        assert await asyncio.gather(*pair) == [grpc.StatusCode.DEADLINE_EXCEEDED] * 2
+        codes = await asyncio.gather(*pair)
+        # The second is refused at once when the first fills the heavy pool's cost budget.
+        assert grpc.StatusCode.DEADLINE_EXCEEDED in codes, codes
+        assert set(codes) <= {grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.RESOURCE_EXHAUSTED}, codes
         cpu = hostile._cpu_s(gateway.pid)
         await asyncio.sleep(3.0)
         burnt = hostile._cpu_s(gateway.pid) - cpu
     # The normal request did not wait behind the heavy ones for its one image thread.
     assert normal.timings.decode_ms < 500 and normal_s < 1.5, (normal.timings, normal_s)
-    # 40 wide strokes took minutes of CPU after the deadline before; now the work stops.
+    # 120 wide strokes took minutes of CPU after the deadline before; now the work stops.
     assert burnt < 1.0, f"{burnt:.2f} s of CPU in the 3 s after both deadlines"
 
 

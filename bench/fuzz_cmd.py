@@ -26,7 +26,46 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--pid", type=int, help="pid of --target's process, to measure its RSS")
     parser.add_argument("--model-repository", default="model_repository", help="for the local gateway")
     parser.add_argument("--json", type=Path, help="write the report here as JSON")
+    parser.add_argument(
+        "--hostile",
+        metavar="PROBES",
+        help="instead of the cases: the hostile-client probes of bench/hostile.py, 'all' or a comma "
+        "list of malformed,stream_garbage,idle_streams,unread_stream,heavy_hints,deadline_metrics "
+        "(each against its own local gateway; the SIGTERM probe is `colorizer soak --sigterm`)",
+    )
+    parser.add_argument(
+        "--server-checkout",
+        type=Path,
+        help="with --hostile: run the gateway from this checkout (e.g. the code before a fix), "
+        "the client from this one: the same measurement before and after",
+    )
+    parser.add_argument("--quick", action="store_true", help="with --hostile: smaller unread-stream run")
     add_security_arguments(parser, remote_flag="--target")
+
+
+def run_hostile(args: argparse.Namespace, probes: tuple[str, ...]) -> int:
+    """Run hostile-client probes against local gateways; print (and save) their figures."""
+    import asyncio
+
+    from bench.hostile import PROBES, run_probes
+
+    unknown = [p for p in probes if p not in PROBES]
+    if unknown:
+        print(
+            f"colorizer: unknown probe(s) {', '.join(unknown)}; known: {', '.join(PROBES)}", file=sys.stderr
+        )
+        return 2
+    env = {
+        "COLORIZER_MODEL_REPOSITORY": str(Path(args.model_repository).resolve()),
+        "COLORIZER_LOG_LEVEL": "ERROR",
+    }
+    checkout = str(args.server_checkout.resolve()) if args.server_checkout else None
+    figures = asyncio.run(run_probes(probes, env, server_pythonpath=checkout, quick=args.quick))
+    text = json.dumps({"server_checkout": checkout, "probes": figures}, indent=2)
+    print(text)
+    if args.json:
+        args.json.write_text(text)
+    return 0 if all(f.get("server_alive", True) for f in figures.values()) else 1
 
 
 def run(args: argparse.Namespace) -> int:
@@ -39,6 +78,15 @@ def run(args: argparse.Namespace) -> int:
     from service.client.client import bearer_metadata
     from service.client.security_args import SecurityArgumentError, client_security
 
+    if args.hostile:
+        from bench.hostile import PROBES
+
+        names = (
+            tuple(p for p in PROBES if p != "sigterm")
+            if args.hostile == "all"
+            else tuple(args.hostile.split(","))
+        )
+        return run_hostile(args, names)
     if args.cases < 1 or args.concurrency < 1:
         print("colorizer fuzz: --cases and --concurrency must be >= 1", file=sys.stderr)
         return 2

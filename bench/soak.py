@@ -60,7 +60,9 @@ class LocalGateway:
     then SIGKILL) on exit.
     """
 
-    def __init__(self, env: Mapping[str, str], *, log_path: Path | None = None) -> None:
+    def __init__(
+        self, env: Mapping[str, str], *, log_path: Path | None = None, cwd: Path | None = None
+    ) -> None:
         self.port = free_port()
         self.metrics_port = free_port()
         self._env = {
@@ -71,6 +73,9 @@ class LocalGateway:
             "COLORIZER_METRICS_PORT": str(self.metrics_port),
         }
         self._log_path = log_path
+        # `python -m` puts the working directory first on sys.path: to run another checkout's
+        # server (its PYTHONPATH in ``env``), run it from there.
+        self._cwd = cwd
         self._proc: subprocess.Popen[bytes] | None = None
         self._terminated = False
 
@@ -103,6 +108,7 @@ class LocalGateway:
             self._proc = subprocess.Popen(
                 [sys.executable, "-m", "colorizer.cli", "serve"],
                 env=self._env,
+                cwd=self._cwd,
                 stdin=subprocess.DEVNULL,
                 stdout=out,
                 stderr=subprocess.STDOUT,

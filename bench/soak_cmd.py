@@ -31,6 +31,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-queue", type=int, help="COLORIZER_MAX_QUEUE of the local gateway")
     parser.add_argument("--model-repository", default="model_repository", help="for the local gateway")
     parser.add_argument("--out", type=Path, default=Path("runs/soak"), help="report folder")
+    parser.add_argument(
+        "--sigterm",
+        action="store_true",
+        help="instead of a soak: SIGTERM a local gateway during the heaviest request the limits "
+        "allow; health per port polled every 50 ms, exit time (bench/hostile.py)",
+    )
+    parser.add_argument(
+        "--server-checkout", type=Path, help="with --sigterm: run the gateway from this checkout"
+    )
+    parser.add_argument("--quick", action="store_true", help="with --sigterm: 16 strokes instead of 256")
     add_security_arguments(parser, remote_flag="--target")
 
 
@@ -45,6 +55,12 @@ def run(args: argparse.Namespace) -> int:
     from service.client.client import bearer_metadata
     from service.client.security_args import SecurityArgumentError, client_security
 
+    if args.sigterm:
+        from bench.fuzz_cmd import run_hostile
+
+        args.json = args.out / "sigterm.json"
+        args.out.mkdir(parents=True, exist_ok=True)
+        return run_hostile(args, ("sigterm",))
     if not 0 < args.minutes <= 240 or args.concurrency < 1:
         print("colorizer soak: --minutes must be in (0, 240] and --concurrency >= 1", file=sys.stderr)
         return 2

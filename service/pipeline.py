@@ -1,7 +1,14 @@
 """The transport-agnostic request handler: decode -> preprocess -> batch -> infer -> postprocess.
 
-Image work runs in a thread pool (never on the event loop); inference goes through the
+Image work runs in thread pools (never on the event loop); inference goes through the
 micro-batcher to the backend. Each stage is timed, for the response and for the metrics.
+
+Cost: each request's cost is estimated from its declared size and options before it is decoded
+(:func:`estimate_cost`). Requests at or above ``heavy_cost_mpx`` run their postprocessing on a
+pool of their own (``heavy_workers`` threads, at most ``heavy_queue_mpx`` of cost admitted at once,
+beyond that RESOURCE_EXHAUSTED at once), so heavy calls cannot hold the threads that decode
+everyone else's images. Work whose deadline passed, or whose caller went away, stops at the next
+stage boundary and between hint strokes (a :class:`_Job` is checked from the worker thread).
 """
 
 from __future__ import annotations
@@ -9,16 +16,19 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import logging
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
 import numpy as np
 
 from colorizer import contract, encoding, imaging
 from colorizer.imaging import alpha as alpha_channel
 from colorizer.imaging import layers as layered
+from colorizer.imaging.header import read_header
+from colorizer.imaging.hints import hint_raster_bound, rasterize_hints
 from service.backends.base import F32, Backend
 from service.batching import MicroBatcher
 from service.errors import (
@@ -26,6 +36,8 @@ from service.errors import (
     ColorizerError,
     DeadlineExceededError,
     InvalidInputError,
+    OverloadedError,
+    ShuttingDownError,
     as_colorizer_error,
 )
 from service.logging import request_id
@@ -129,6 +141,52 @@ class _Prepared:
 _Payload = tuple[F32, F32, "float | None"]
 
 
+#: How much earlier than the gateway's copy of a deadline the client's own may pass (transit).
+DEADLINE_SKEW_S = 0.25
+
+#: Cost of a flat fill per pixel, in passes over the image (decode + resize + encode = 1).
+FLAT_FILL_PASSES = 20
+
+
+def estimate_cost(item: ColorizeInput, height: int, width: int, limits: imaging.InputLimits) -> float:
+    """About how many pixel passes ``item`` costs on a ``height`` x ``width`` sketch (an upper bound).
+
+    Pixels x options, plus, for a flat fill, what painting its hints at full size may cost
+    (:func:`colorizer.imaging.hints.hint_raster_bound`: a wide stroke costs at most its bounding
+    area). O(number of hints): it runs on the event loop, before any work.
+    """
+    pixels = float(height * width)
+    if not (item.output.flat_fill or item.output.layers):  # both paint the hints and the regions
+        return pixels
+    hints = hint_raster_bound(height, width, item.points, item.strokes, 2 * limits.max_radius)
+    return pixels * (1 + FLAT_FILL_PASSES) + hints
+
+
+class WorkCancelled(ColorizerError):
+    """The caller went away; the work stopped."""
+
+    code = Code.CANCELLED
+
+
+class _Job:
+    """What a worker thread checks to learn that its request's work is no longer wanted."""
+
+    def __init__(self, deadline: float | None) -> None:
+        self.deadline = deadline
+        self._cancelled = threading.Event()
+
+    def cancel(self) -> None:
+        """Ask the thread to stop at its next check (thread-safe)."""
+        self._cancelled.set()
+
+    def check(self) -> None:
+        """Raise if the work should stop (called from the worker thread)."""
+        if self._cancelled.is_set():
+            raise WorkCancelled("the call was cancelled")
+        if self.deadline is not None and time.monotonic() >= self.deadline:
+            raise DeadlineExceededError("deadline exceeded")
+
+
 class Pipeline:
     """Colorizes :class:`ColorizeInput` items; shared by every RPC of one server."""
 
@@ -138,6 +196,13 @@ class Pipeline:
         self._metrics = metrics
         self._limits = settings.limits()
         self._executor: concurrent.futures.ThreadPoolExecutor | None = None
+        self._heavy_executor: concurrent.futures.ThreadPoolExecutor | None = None
+        self._heavy_threshold = settings.heavy_cost_mpx * 1e6
+        self._heavy_budget = settings.heavy_queue_mpx * 1e6
+        self._heavy_admitted = 0.0
+        # Thread work not yet finished, with the job that can stop it (for stop()).
+        self._running: dict[concurrent.futures.Future[Any], _Job] = {}
+        self.abandoned = 0
         # One batcher per canvas side (a batch is one tensor shape); made on first use, so at most
         # one per multiple of the stride in the canvas range.
         self._batchers: dict[int, MicroBatcher[_Payload, F32]] = {}
@@ -175,18 +240,36 @@ class Pipeline:
         self._executor = concurrent.futures.ThreadPoolExecutor(
             self._settings.worker_threads(), thread_name_prefix="image"
         )
+        self._heavy_executor = concurrent.futures.ThreadPoolExecutor(
+            self._settings.heavy_workers, thread_name_prefix="heavy"
+        )
         self._started = True
         await self._batcher_for(self._settings.input_size)
         self._metrics.track_queue_depth(lambda: sum(b.depth for b in list(self._batchers.values())))
 
     async def stop(self) -> None:
-        """Finish running batches, fail queued items, stop the threads."""
+        """Finish running batches, fail queued items, stop the threads (a bounded wait).
+
+        Image work still running is told to stop and given ``thread_stop_wait_s``; what is still
+        running after that (one long native call) is left behind and counted in
+        :attr:`abandoned`, so that the process can exit anyway.
+        """
         self._started = False
         for batcher in list(self._batchers.values()):
             await batcher.stop()
-        if self._executor is not None:
-            self._executor.shutdown(wait=True)
-            self._executor = None
+        running_now = list(self._running.items())  # a copy: worker threads remove their entries
+        for _, job in running_now:
+            job.cancel()
+        for pool in (self._executor, self._heavy_executor):
+            if pool is not None:
+                pool.shutdown(wait=False, cancel_futures=True)
+        running = [asyncio.wrap_future(f) for f, _ in running_now if not f.done()]
+        if running:
+            _, pending = await asyncio.wait(running, timeout=self._settings.thread_stop_wait_s)
+            self.abandoned = len(pending)
+            if pending:
+                logger.warning("%d image tasks still running at shutdown: abandoned", len(pending))
+        self._executor = self._heavy_executor = None
 
     def model_info(self) -> ModelInfo:
         """The served model and the limits, from the settings and the backend."""
@@ -209,8 +292,12 @@ class Pipeline:
         try:
             result = await self._colorize(item)
         except asyncio.CancelledError:
-            self._metrics.items.labels(code=Code.CANCELLED.name).inc()
+            # gRPC cancels a call whose deadline passed: its client saw DEADLINE_EXCEEDED.
+            # (Within the skew: the client's deadline runs earlier than ours by the transit time.)
+            late = item.deadline is not None and time.monotonic() >= item.deadline - DEADLINE_SKEW_S
+            self._metrics.items.labels(code=(Code.DEADLINE_EXCEEDED if late else Code.CANCELLED).name).inc()
             raise
+
         except Exception as exc:
             error = as_colorizer_error(exc)
             if error is not exc and not isinstance(exc, imaging.ImageInputError):
@@ -225,28 +312,39 @@ class Pipeline:
         started = time.monotonic()
         _check_output(item.output)
         self._check_canvas(item.canvas)
+        job = _Job(item.deadline)
         timings: dict[str, float] = {}
+        cost = self._estimate(item)
+        heavy = cost >= self._heavy_threshold
+        if heavy:
+            self._admit_heavy(cost)
+        try:
+            mark = time.monotonic()
+            gray, alpha, hint_rgba = await self._in_thread(self._executor, job, self._decode, item, job)
+            timings["decode"] = time.monotonic() - mark
 
-        mark = time.monotonic()
-        gray, alpha, hint_rgba = await self._in_thread(self._decode, item)
-        timings["decode"] = time.monotonic() - mark
+            mark = time.monotonic()
+            prepared = await self._in_thread(
+                self._executor, job, self._preprocess, item, gray, hint_rgba, alpha
+            )
+            timings["preprocess"] = time.monotonic() - mark
 
-        mark = time.monotonic()
-        prepared = await self._in_thread(self._preprocess, item, gray, hint_rgba, alpha)
-        timings["preprocess"] = time.monotonic() - mark
+            job.check()
+            batcher = await self._batcher_for(prepared.canvas.size)
+            payload = (prepared.sketch, prepared.hint, item.deadline)
+            done = await batcher.submit(payload, deadline=item.deadline)
+            timings["queue"] = done.queue_s
+            timings["inference"] = done.run_s
 
-        if item.deadline is not None and time.monotonic() >= item.deadline:
-            raise DeadlineExceededError("deadline exceeded before inference")
-        batcher = await self._batcher_for(prepared.canvas.size)
-        done = await batcher.submit(
-            (prepared.sketch, prepared.hint, item.deadline), deadline=item.deadline
-        )
-        timings["queue"] = done.queue_s
-        timings["inference"] = done.run_s
-
-        mark = time.monotonic()
-        image, width, height, layers = await self._in_thread(self._postprocess, done.value, prepared, item)
-        timings["postprocess"] = time.monotonic() - mark
+            mark = time.monotonic()
+            pool = self._heavy_executor if heavy else self._executor
+            image, width, height, layers = await self._in_thread(
+                pool, job, self._postprocess, done.value, prepared, item, job
+            )
+            timings["postprocess"] = time.monotonic() - mark
+        finally:
+            if heavy:
+                self._heavy_admitted -= cost
         timings["total"] = time.monotonic() - started
         logger.debug(
             "colorized %dx%d in %.1f ms (batch of %d)",
@@ -269,13 +367,55 @@ class Pipeline:
             layers_format=item.output.layers,
         )
 
-    async def _in_thread(self, fn: Callable[..., _R], *args: object) -> _R:
-        if self._executor is None:
-            raise ColorizerError("pipeline not started")
-        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+    def _estimate(self, item: ColorizeInput) -> float:
+        try:
+            header = read_header(item.sketch)
+        except imaging.ImageInputError:
+            return 0.0  # refused by decoding, with its message
+        if not 0 < header.width * header.height <= self._limits.max_sketch_pixels:
+            return 0.0
+        return estimate_cost(item, header.height, header.width, self._limits)
 
-    def _decode(self, item: ColorizeInput) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+    def _admit_heavy(self, cost: float) -> None:
+        # One heavy request is always admitted when none runs, however large (within the limits).
+        if self._heavy_admitted > 0 and self._heavy_admitted + cost > self._heavy_budget:
+            raise OverloadedError(
+                f"server busy with heavy requests (estimated cost {cost / 1e6:.0f} Mpx-passes, "
+                f"{self._heavy_admitted / 1e6:.0f} of {self._heavy_budget / 1e6:.0f} admitted: "
+                "heavy_queue_mpx); retry with backoff"
+            )
+        self._heavy_admitted += cost
+
+    async def _in_thread(
+        self,
+        pool: concurrent.futures.ThreadPoolExecutor | None,
+        job: _Job,
+        fn: Callable[..., _R],
+        *args: object,
+    ) -> _R:
+        """``fn(*args)`` in ``pool``; on the deadline or on cancellation, ``job`` is told to stop."""
+        if pool is None:
+            raise ShuttingDownError("the server is shutting down")
+        job.check()
+        future = pool.submit(fn, *args)
+        self._running[future] = job
+        # Runs in the worker thread; a dict pop is atomic.
+        future.add_done_callback(lambda f: self._running.pop(f, None))
+        timeout = None if job.deadline is None else max(0.0, job.deadline - time.monotonic())
+        try:
+            return await asyncio.wait_for(asyncio.wrap_future(future), timeout)
+        except TimeoutError:
+            job.cancel()  # wait_for cancelled the future: not started = never runs
+            raise DeadlineExceededError("deadline exceeded") from None
+        except asyncio.CancelledError:
+            job.cancel()
+            raise
+
+    def _decode(
+        self, item: ColorizeInput, job: _Job
+    ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
         gray, alpha = imaging.decode_sketch_alpha(item.sketch, self._limits, extract=item.extract_lines)
+        job.check()
         hint_rgba = (
             imaging.decode_hint_image(item.hint_image, (gray.shape[0], gray.shape[1]), self._limits)
             if item.hint_image
@@ -296,7 +436,7 @@ class Pipeline:
         return _Prepared(gray, fitted, canvas, encoding.encode_sketch(fitted), hint, cells, hint_rgba, alpha)
 
     def _postprocess(
-        self, color: F32, prepared: _Prepared, item: ColorizeInput
+        self, color: F32, prepared: _Prepared, item: ColorizeInput, job: _Job
     ) -> tuple[bytes, int, int, bytes]:
         output = item.output
         rgb = encoding.decode_color(color)
@@ -312,10 +452,13 @@ class Pipeline:
                 rgb, guided = imaging.guided_upsample(content, lines), True
             else:
                 rgb = imaging.restore_size(rgb, canvas)
+        job.check()
         colors, flats, hints = rgb, None, None
         if output.flat_fill or output.layers:  # original size only (both checked on arrival)
             h, w = lines.shape
-            hints = imaging.hint_layer(h, w, item.points, item.strokes, prepared.hint_rgba)
+            # Cost bounded by the pixels the hints cover, checked between strokes.
+            hints = rasterize_hints(h, w, item.points, item.strokes, prepared.hint_rgba, check=job.check)
+            job.check()
             flats = imaging.flatten_regions(
                 rgb,
                 lines,
@@ -330,6 +473,7 @@ class Pipeline:
             rgb = imaging.overlay_lines(flats, lines)  # the lines over the fills, as flatten draws them
         elif output.overlay_lines or guided:  # the guided colors leave the lines to the sketch
             rgb = imaging.overlay_lines(rgb, lines)
+        job.check()
         image, layers = _encode_output(
             rgb, colors, flats, lines, hints, prepared, output, self._settings.max_message_bytes
         )

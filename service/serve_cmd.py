@@ -58,8 +58,18 @@ def run(args: argparse.Namespace) -> int:
         return 2
     configure_logging("DEBUG" if getattr(args, "verbose", False) else settings.log_level, settings.log_format)
     try:
-        asyncio.run(serve(settings))
+        abandoned = asyncio.run(serve(settings))
     except (ColorizerError, OSError) as exc:
         print(f"colorizer serve: {exc}", file=sys.stderr)
         return 1
+    if abandoned:
+        # Threads still inside a native call (OpenCV) cannot be interrupted, and the interpreter
+        # would wait for them at exit: end the process now, as the grace period promised.
+        import logging
+        import os
+
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
     return 0

@@ -6,6 +6,12 @@ the backend does, so a Triton outage never restarts gateway pods; ``colorizer.v1
 
 ``serve(settings)`` runs it until SIGTERM/SIGINT; ``running_server(settings)`` runs it inside
 another program (the CLI's local mode, tests) and yields the address to dial.
+
+Drain on SIGTERM (all counted from the signal): health NOT_SERVING on every port and new
+Colorize/ColorizeStream calls refused with UNAVAILABLE for ``drain_pre_stop_s`` (the ports still
+answer, so probes see it); then the server stops listening and in-flight calls get what is left of
+``grace_s``; then they are cancelled, their image work is told to stop and gets
+``thread_stop_wait_s``; whatever native call still runs then is abandoned and the process exits.
 """
 
 from __future__ import annotations
@@ -14,15 +20,22 @@ import asyncio
 import contextlib
 import logging
 import signal
+import time
 from collections.abc import AsyncIterator
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from service.admission import Admission
 from service.backends import Backend, create_backend
 from service.grpc_gen.colorizer.v1 import colorizer_pb2, colorizer_pb2_grpc
-from service.interceptors import AdmissionInterceptor, MetricsInterceptor, RequestIdInterceptor
+from service.interceptors import (
+    AdmissionInterceptor,
+    MessageDecodingInterceptor,
+    MetricsInterceptor,
+    RequestIdInterceptor,
+)
 from service.metrics import Metrics, MetricsServer, create_metrics
 from service.pipeline import Pipeline
 from service.security import TokenAuthInterceptor, TokenFile, server_credentials
@@ -43,6 +56,9 @@ class Gateway:
         self.metrics: Metrics = create_metrics(settings.max_batch_size)
         self.backend: Backend = create_backend(settings)
         self.pipeline = Pipeline(settings, self.backend, self.metrics)
+        self.admission = Admission(
+            settings.in_flight_limit(), settings.max_open_streams, settings.max_streams_per_connection
+        )
         self._server: grpc.aio.Server | None = None
         self._health_server: grpc.aio.Server | None = None
         self._health_port: int | None = None
@@ -92,9 +108,15 @@ class Gateway:
         ]
         if s.auth_tokens_file is not None:
             interceptors.append(TokenAuthInterceptor(TokenFile(s.auth_tokens_file)))
+        stream = f"/{SERVICE_NAME}/ColorizeStream"
+        # Inside the metrics: a request that does not parse is answered and counted like any other.
+        interceptors.append(MessageDecodingInterceptor(per_item=frozenset({stream})))
         # After the auth check: a caller without a token cannot take admission slots.
-        guarded = frozenset(f"/{SERVICE_NAME}/{m}" for m in ("Colorize", "ColorizeStream"))
-        interceptors.append(AdmissionInterceptor(s.in_flight_limit(), guarded))
+        interceptors.append(
+            AdmissionInterceptor(
+                self.admission, frozenset({f"/{SERVICE_NAME}/Colorize"}), frozenset({stream})
+            )
+        )
         credentials = server_credentials(s)
         server = grpc.aio.server(
             interceptors=interceptors,
@@ -110,7 +132,13 @@ class Gateway:
             ],
         )
         colorizer_pb2_grpc.add_ColorizerServicer_to_server(
-            ColorizerServicer(self.pipeline, s.stream_concurrency), server
+            ColorizerServicer(
+                self.pipeline,
+                self.admission,
+                stream_concurrency=s.stream_concurrency,
+                stream_idle_timeout_s=s.stream_idle_timeout_s,
+            ),
+            server,
         )
         health_pb2_grpc.add_HealthServicer_to_server(self._health, server)
         if s.reflection:
@@ -154,17 +182,25 @@ class Gateway:
             self.metrics_port,
         )
 
-    async def stop(self, grace: float | None = None) -> None:
-        """Stop in order: health NOT_SERVING, drain in-flight calls for ``grace`` s, release."""
+    async def stop(self, grace: float | None = None, pre_stop: float = 0.0) -> None:
+        """Stop in order: health NOT_SERVING and new work refused for ``pre_stop`` s (ports still
+        answering), then stop listening and let in-flight calls finish until ``grace`` s after
+        the call, then cancel them and release everything."""
+        started = time.monotonic()
+        grace = self.settings.grace_s if grace is None else grace
         if self._watcher is not None:
             self._watcher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._watcher
             self._watcher = None
         if self._health is not None:
-            await self._health.enter_graceful_shutdown()
+            await self._health.enter_graceful_shutdown()  # every service, on every port
+        self.admission.drain()
         if self._server is not None:
-            await self._server.stop(grace)  # refuses new calls, lets running ones finish
+            if pre_stop > 0:
+                await asyncio.sleep(min(pre_stop, grace))
+            # Refuses new calls, lets running ones finish, cancels them at the end of the grace.
+            await self._server.stop(max(0.0, grace - (time.monotonic() - started)))
             self._server = None
         if self._health_server is not None:
             await self._health_server.stop(0)
@@ -215,8 +251,12 @@ async def running_server(settings: Settings) -> AsyncIterator[str]:
         await gateway.stop(settings.grace_s)
 
 
-async def serve(settings: Settings) -> None:
-    """Run the gateway until SIGTERM or SIGINT, then shut it down gracefully."""
+async def serve(settings: Settings) -> int:
+    """Run the gateway until SIGTERM or SIGINT, then shut it down gracefully.
+
+    Returns how many image tasks were still running (abandoned) when it stopped: the caller
+    should then end the process without waiting for their threads.
+    """
     gateway = Gateway(settings)
     await gateway.start()
     stop = asyncio.Event()
@@ -225,8 +265,13 @@ async def serve(settings: Settings) -> None:
         loop.add_signal_handler(sig, stop.set)
     try:
         await stop.wait()
-        logger.info("signal received: draining for up to %.1f s", settings.grace_s)
+        logger.info(
+            "signal received: NOT_SERVING for %.1f s, draining for up to %.1f s",
+            min(settings.drain_pre_stop_s, settings.grace_s),
+            settings.grace_s,
+        )
     finally:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(sig)
-        await gateway.stop(settings.grace_s)
+        await gateway.stop(settings.grace_s, pre_stop=settings.drain_pre_stop_s)
+    return gateway.pipeline.abandoned

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import logging
 import time
@@ -14,11 +13,14 @@ from typing import Any, TypeVar
 import grpc
 
 from colorizer import imaging
-from service.errors import InvalidInputError, as_colorizer_error
+from service.admission import Admission
+from service.errors import ColorizerError, InvalidInputError, as_colorizer_error
 from service.grpc_gen.colorizer.v1 import colorizer_pb2 as pb
 from service.grpc_gen.colorizer.v1 import colorizer_pb2_grpc as pb_grpc
+from service.interceptors import MalformedMessage
 from service.logging import request_id as request_id_var
 from service.pipeline import ColorizeInput, ColorizeOutput, ImageFormat, OutputOptions, Pipeline
+from service.streams import run_stream
 
 logger = logging.getLogger("service")
 
@@ -70,62 +72,64 @@ def grpc_errors(
 class ColorizerServicer(pb_grpc.ColorizerServicer):
     """The colorizer.v1.Colorizer service over a :class:`Pipeline`."""
 
-    def __init__(self, pipeline: Pipeline, stream_concurrency: int) -> None:
+    def __init__(
+        self,
+        pipeline: Pipeline,
+        admission: Admission,
+        *,
+        stream_concurrency: int,
+        stream_idle_timeout_s: float,
+    ) -> None:
         self._pipeline = pipeline
+        self._admission = admission
         self._stream_concurrency = stream_concurrency
+        self._stream_idle_timeout_s = stream_idle_timeout_s
 
     @grpc_errors
     async def Colorize(
         self, request: pb.ColorizeRequest, context: grpc.aio.ServicerContext
     ) -> pb.ColorizeResponse:
         """Colorize one sketch."""
-        return to_response(await self._pipeline.colorize(to_input(request, _deadline(context))))
+        return to_response(await self._pipeline.colorize(await _to_input(request, _deadline(context))))
 
     async def ColorizeStream(
-        self, request_iterator: AsyncIterator[pb.ColorizeRequest], context: grpc.aio.ServicerContext
+        self,
+        request_iterator: AsyncIterator[pb.ColorizeRequest | MalformedMessage],
+        context: grpc.aio.ServicerContext,
     ) -> AsyncIterator[pb.ColorizeStreamResponse]:
-        """Colorize every item of the stream concurrently; answer each as it completes."""
+        """Colorize the items concurrently (bounded: service.streams); answer each as it completes."""
         deadline = _deadline(context)
-        responses: asyncio.Queue[pb.ColorizeStreamResponse | None] = asyncio.Queue()
-        slots = asyncio.Semaphore(self._stream_concurrency)
-        tasks: set[asyncio.Task[None]] = set()
 
-        async def one(request: pb.ColorizeRequest, rid: str) -> None:
+        async def handle(request: pb.ColorizeRequest | MalformedMessage) -> pb.ColorizeStreamResponse:
+            if isinstance(request, MalformedMessage):
+                return _item_error("", InvalidInputError(request.message("this stream item")))
+            rid = _request_id(request)
             request_id_var.set(rid)  # this task's own context copy
             try:
-                item = to_input(request, deadline, rid)
-                response = pb.ColorizeStreamResponse(
-                    request_id=rid, result=to_response(await self._pipeline.colorize(item))
-                )
+                result = await self._pipeline.colorize(await _to_input(request, deadline, rid))
             except Exception as exc:
-                error = as_colorizer_error(exc)
-                response = pb.ColorizeStreamResponse(
-                    request_id=rid, error=pb.ItemError(code=int(error.code), message=str(error))
-                )
-            finally:
-                slots.release()
-            await responses.put(response)
+                return _item_error(rid, as_colorizer_error(exc))
+            return pb.ColorizeStreamResponse(request_id=rid, result=to_response(result))
 
-        async def read() -> None:
-            async for request in request_iterator:
-                await slots.acquire()  # bounds the items in work, and so the memory they hold
-                task = asyncio.create_task(one(request, _request_id(request)))
-                tasks.add(task)
-                task.add_done_callback(tasks.discard)
-            if tasks:
-                await asyncio.gather(*tasks)
-            await responses.put(None)
+        def refuse(
+            request: pb.ColorizeRequest | MalformedMessage, error: ColorizerError
+        ) -> pb.ColorizeStreamResponse:
+            rid = "" if isinstance(request, MalformedMessage) else _request_id(request)
+            return _item_error(rid, error)
 
-        reader = asyncio.create_task(read())
+        answers = run_stream(
+            request_iterator,
+            handle,
+            refuse,
+            admission=self._admission,
+            concurrency=self._stream_concurrency,
+            idle_timeout_s=self._stream_idle_timeout_s,
+        )
         try:
-            while (response := await responses.get()) is not None:
-                yield response
-            await reader
-        finally:
-            for task in (reader, *tasks):
-                task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await asyncio.gather(reader, *tasks, return_exceptions=True)
+            async for answer in answers:
+                yield answer
+        except ColorizerError as exc:
+            await context.abort(_STATUS[exc.code], str(exc))
 
     @grpc_errors
     async def GetModelInfo(
@@ -156,6 +160,12 @@ class ColorizerServicer(pb_grpc.ColorizerServicer):
         )
 
 
+def _item_error(rid: str, error: ColorizerError) -> pb.ColorizeStreamResponse:
+    return pb.ColorizeStreamResponse(
+        request_id=rid, error=pb.ItemError(code=int(error.code), message=str(error))
+    )
+
+
 def _deadline(context: grpc.aio.ServicerContext) -> float | None:
     remaining = context.time_remaining()
     return None if remaining is None else time.monotonic() + remaining
@@ -170,6 +180,20 @@ def _color(message: Any, owner: str, field: str = "color") -> tuple[int, int, in
         raise InvalidInputError(f"{owner}.{field} is required")
     color = getattr(message, field)
     return (color.r, color.g, color.b)
+
+
+#: Hint points beyond which a request is converted off the event loop (~1 s per million points).
+_POINTS_ON_LOOP = 10_000
+
+
+async def _to_input(
+    request: pb.ColorizeRequest, deadline: float | None, rid: str | None = None
+) -> ColorizeInput:
+    points = len(request.points) + sum(len(s.points) for s in request.strokes)
+    if points <= _POINTS_ON_LOOP:
+        return to_input(request, deadline, rid)
+    # A request with a million stroke points would stall every other call (and health) for ~1 s.
+    return await asyncio.to_thread(to_input, request, deadline, rid)
 
 
 def to_input(request: pb.ColorizeRequest, deadline: float | None, rid: str | None = None) -> ColorizeInput:

@@ -94,17 +94,67 @@ class Settings(BaseSettings):
     max_in_flight: int = Field(
         0,
         ge=0,
-        description="Colorize/ColorizeStream calls handled at once beyond which new ones get "
-        "RESOURCE_EXHAUSTED immediately, before their images are read (bounds shed latency and "
-        "memory under overload); 0 = max_queue + 2 x max_batch_size.",
+        description="Work in progress (Colorize calls plus ColorizeStream items being worked on) "
+        "beyond which new calls/items get RESOURCE_EXHAUSTED immediately, before their images are "
+        "read (bounds shed latency and memory under overload; an open stream takes no slot of its "
+        "own); 0 = max_queue + 2 x max_batch_size.",
     )
     stream_concurrency: int = Field(
-        16, ge=1, description="Items of one ColorizeStream call processed at the same time."
+        16,
+        ge=1,
+        description="Items of one ColorizeStream call in work or answered and not yet sent, at "
+        "most: a client that does not read its answers stops being read (backpressure).",
+    )
+    stream_idle_timeout_s: float = Field(
+        30.0,
+        ge=0,
+        description="A ColorizeStream with nothing in work that sends no request for this long "
+        "ends with DEADLINE_EXCEEDED; 0 = never.",
+    )
+    max_open_streams: int = Field(
+        256,
+        ge=1,
+        description="ColorizeStream calls open at once, in total, beyond which new ones get "
+        "RESOURCE_EXHAUSTED (open streams hold no work slot; their items take max_in_flight slots).",
+    )
+    max_streams_per_connection: int = Field(
+        8, ge=1, description="ColorizeStream calls open at once on one client connection."
+    )
+    heavy_cost_mpx: float = Field(
+        32.0,
+        gt=0,
+        description="Estimated cost (pixels x options, flat fill ~21 passes, plus hint painting; "
+        "in millions of pixel passes) from which a request's postprocessing runs on the heavy pool.",
+    )
+    heavy_queue_mpx: float = Field(
+        1024.0,
+        gt=0,
+        description="Estimated cost admitted to the heavy pool at once (running and waiting); "
+        "beyond it heavy requests get RESOURCE_EXHAUSTED before decoding (one is always admitted).",
+    )
+    heavy_workers: int = Field(
+        1, ge=1, description="Threads of the heavy pool (flat fill and other costly postprocessing)."
     )
     workers: int = Field(0, ge=0, description="Threads for image decoding/encoding; 0 = number of cores.")
     intra_op_threads: int = Field(0, ge=0, description="ONNX Runtime intra-op threads; 0 = number of cores.")
     grace_s: float = Field(
-        10.0, ge=0, description="On SIGTERM/SIGINT, how long in-flight requests may take to finish."
+        10.0,
+        ge=0,
+        description="On SIGTERM/SIGINT, how long in-flight requests may take to finish, counted "
+        "from the signal (drain_pre_stop_s included); then they are cancelled.",
+    )
+    drain_pre_stop_s: float = Field(
+        1.0,
+        ge=0,
+        description="On SIGTERM/SIGINT, how long health reports NOT_SERVING on every port, while "
+        "new Colorize/ColorizeStream calls get UNAVAILABLE, before the server stops listening "
+        "(so probes and load balancers see it); capped at grace_s.",
+    )
+    thread_stop_wait_s: float = Field(
+        2.0,
+        ge=0,
+        description="After grace_s, how long cancelled image work gets to stop before the process "
+        "exits without it (exit within grace_s + this + ~1 s, always).",
     )
     max_message_bytes: int = Field(
         32 * 2**20, ge=1024, description="Largest gRPC message received or sent, in bytes."

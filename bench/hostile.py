@@ -76,6 +76,10 @@ def heavy_request(
     return req
 
 
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
 def _code_name(code: int) -> str:
     return next((c.name for c in grpc.StatusCode if c.value[0] == code), str(code))
 
@@ -634,7 +638,8 @@ def probe_broken_framing(
                     messages += 1
                     conn.acknowledge_received_data(event.flow_controlled_length, event.stream_id)
                 elif isinstance(event, h2.events.ResponseReceived | h2.events.TrailersReceived):
-                    headers = dict(event.headers)
+                    # str with header_encoding set, bytes without: h2's types say bytes
+                    headers = {_text(k): _text(v) for k, v in event.headers or ()}
                     if "grpc-status" in headers:
                         status = _code_name(int(headers["grpc-status"]))
                 elif isinstance(event, h2.events.StreamReset):

@@ -28,7 +28,6 @@ numpy + OpenCV only, like the rest of this package.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import cv2
@@ -36,7 +35,12 @@ import numpy as np
 import numpy.typing as npt
 
 from colorizer.imaging.gaps import Labels, closed_regions
-from colorizer.imaging.hints import PointHint, StrokeHint
+from colorizer.imaging.hints import PaintedPixels, rasterize_hints
+
+#: The hints painted at the original size (one painter for the gateway, the bench and the eval).
+hint_layer = rasterize_hints
+
+__all__ = ["PaintedPixels", "flatten_regions", "hint_layer"]
 
 U8 = npt.NDArray[np.uint8]
 
@@ -268,75 +272,3 @@ def flatten_regions(
     # The fills ran under the lines too: draw the sketch's lines back over them (multiply).
     lines = cv2.merge([gray, gray, gray])
     return np.asarray(cv2.multiply(flat, lines, scale=1.0 / 255.0), dtype=np.uint8)
-
-
-@dataclass
-class PaintedPixels:
-    """How many pixels :func:`hint_layer` visited painting strokes: the measure of its work
-    (each stroke costs either its brush dabs or its bounding box, whichever is less)."""
-
-    pixels: int = 0
-
-
-def _paint_stroke(layer: U8, stroke: StrokeHint, work: PaintedPixels | None) -> None:
-    """Paint one round-brush stroke into ``layer`` at a cost of about min(dabs, bounding box).
-
-    A brush of width t dabbed at n points touches ~ n t^2 pixels (OpenCV's thick polyline does
-    too: a disk at every joint): 16 s for 4096 points at width 1024. The same shape is the set of
-    pixels within t/2 of the polyline: one distance transform over the stroke's bounding box,
-    O(box), the cost of filling it. The cheaper of the two is used.
-    """
-    h, w = layer.shape[:2]
-    xy = np.rint(np.asarray(stroke.points, dtype=np.float64).reshape(-1, 2)).astype(np.int32)
-    color = (*stroke.rgb, 255)
-    thickness = max(1, round(stroke.width))
-    r = thickness // 2
-    x0, y0 = (int(max(0, v - r - 1)) for v in xy.min(axis=0))
-    x1, y1 = (int(min(lim, v + r + 2)) for v, lim in zip(xy.max(axis=0), (w, h), strict=True))
-    if x1 <= x0 or y1 <= y0:
-        return  # entirely outside the image
-    box = (x1 - x0) * (y1 - y0)
-    dabs = len(xy) * (thickness + 1) ** 2
-    if dabs <= box:
-        cv2.polylines(layer, [xy.reshape(-1, 1, 2)], False, color, thickness, cv2.LINE_8)
-        for x, y in xy:  # round ends (and a lone point), as the brush paints them
-            cv2.circle(layer, (int(x), int(y)), r, color, -1, cv2.LINE_8)
-    else:
-        roi = layer[y0:y1, x0:x1]  # a view: copyTo below paints the layer in place
-        center = np.ones(roi.shape[:2], np.uint8)
-        cv2.polylines(center, [(xy - (x0, y0)).reshape(-1, 1, 2)], False, 0, 1, cv2.LINE_8)
-        # The 5x5 mask's L2 estimate (within ~2%) costs a third of the exact one.
-        dist = cv2.distanceTransform(center, cv2.DIST_L2, cv2.DIST_MASK_5)
-        cv2.copyTo(np.full_like(roi, color), (dist <= r + 0.5).view(np.uint8), roi)
-    if work is not None:
-        work.pixels += min(dabs, box)
-
-
-def hint_layer(
-    height: int,
-    width: int,
-    points: Sequence[PointHint] = (),
-    strokes: Sequence[StrokeHint] = (),
-    hint_rgba: U8 | None = None,
-    *,
-    work: PaintedPixels | None = None,
-) -> U8:
-    """The hints as painted at the original size: RGBA [H, W, 4], alpha 255 where hinted.
-
-    Same order as the model's hint map (image, then strokes, then points, a later one on top);
-    a point of radius 0 is one pixel. The hints must have been validated
-    (:func:`colorizer.imaging.hints.validate_hints`). A stroke costs what filling its bounding
-    box costs at most, however many points and however wide (``work`` counts it).
-    """
-    layer = np.zeros((height, width, 4), np.uint8)
-    if hint_rgba is not None:
-        on = hint_rgba[..., 3] > 0
-        layer[on] = hint_rgba[on]
-        layer[on, 3] = 255
-    for s in strokes:
-        if s.points:
-            _paint_stroke(layer, s, work)
-    for p in points:
-        x, y = min(round(p.x), width - 1), min(round(p.y), height - 1)
-        cv2.circle(layer, (x, y), round(p.radius), (*p.rgb, 255), -1, cv2.LINE_8)
-    return layer

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import grpc
 import pytest
-from gateway_helpers import free_port, png, sketch_image
+from gateway_helpers import free_port, metric_value, png, scrape, sketch_image
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from service.grpc_gen.colorizer.v1 import colorizer_pb2 as pb
@@ -50,7 +50,7 @@ async def test_sigterm_drains_in_flight_requests(model_repository: Path, tmp_pat
         "COLORIZER_MODEL_REPOSITORY": str(model_repository),
         "COLORIZER_HOST": "127.0.0.1",
         "COLORIZER_PORT": str(port),
-        "COLORIZER_METRICS_PORT": str(free_port()),
+        "COLORIZER_METRICS_PORT": str(metrics_port := free_port()),
         # One batch larger than IN_FLIGHT that closes only after 3 s: every request is still
         # waiting for the model when SIGTERM arrives at 0.5 s, however fast this machine is.
         "COLORIZER_MAX_BATCH_SIZE": str(IN_FLIGHT + 4),
@@ -76,7 +76,14 @@ async def test_sigterm_drains_in_flight_requests(model_repository: Path, tmp_pat
                 return reply
 
             calls = [asyncio.create_task(one(i)) for i in range(IN_FLIGHT)]
-            await asyncio.sleep(0.5)  # all sent, none answered: their batch is still open
+            # All admitted (a busy machine may take more than a fixed sleep to read them), none
+            # answered: their batch is still open until 3 s.
+            admitted_by = time.monotonic() + 2.0
+            while time.monotonic() < admitted_by:
+                page = await asyncio.to_thread(scrape, metrics_port)
+                if metric_value(page, "colorizer_in_flight_requests") >= IN_FLIGHT:
+                    break
+                await asyncio.sleep(0.05)
             assert not done_at
             sigterm_at = time.monotonic()
             proc.send_signal(signal.SIGTERM)

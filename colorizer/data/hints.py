@@ -9,6 +9,11 @@ concatenated with the mask. Two refinements, because users click *inside* region
 * random point hints land only on *flat* cells (the 4x4 block's per-channel range below
   ``flat_tolerance``), i.e. inside a region, never on a line or an edge.
 
+A share of samples (``p_regions``) gets its points the way people hint a page instead: one click
+in each of a random share of the regions and nothing else (regions: 4-connected components of flat
+cells; a line or a color edge makes the cells it crosses non-flat), so the model learns to carry a
+single click across a whole region, which dense random points never ask of it.
+
 On top of the points, a sample may get small square patches (a user's dab) and short strokes (a
 user's scribble) that stay within one region and carry that region's color. Every tensor goes
 through :func:`colorizer.encoding.encode_hint`, so training and serving encode hints identically.
@@ -18,6 +23,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 import numpy.typing as npt
 
@@ -38,6 +44,12 @@ class HintConfig:
     density_max: float = 0.06
     #: Probability that a sample gets point hints (else only patches/strokes).
     p_points: float = 0.85
+    #: Of the samples with points, the share whose points are one per region (see the module doc).
+    p_regions: float = 0.0
+    #: In that mode, each region of at least ``region_min_cells`` cells gets its click with a
+    #: probability drawn per sample from this range.
+    region_keep: tuple[float, float] = (0.5, 1.0)
+    region_min_cells: int = 2
     #: Up to this many square patches, each 1..``patch_max`` cells wide.
     max_patches: int = 6
     patch_max: int = 3
@@ -50,8 +62,10 @@ class HintConfig:
     same_region_tolerance: int = 24
 
     def __post_init__(self) -> None:
-        if not 0.0 <= self.p_none <= 1.0 or not 0.0 <= self.p_points <= 1.0:
-            raise ValueError("p_none and p_points must be probabilities")
+        if not all(0.0 <= p <= 1.0 for p in (self.p_none, self.p_points, self.p_regions, *self.region_keep)):
+            raise ValueError("p_none, p_points, p_regions and region_keep must be probabilities")
+        if self.region_keep[0] > self.region_keep[1] or self.region_min_cells < 1:
+            raise ValueError("region_keep must be (low, high) with low <= high and region_min_cells >= 1")
         if not 0.0 < self.density_min <= self.density_max <= 1.0:
             raise ValueError(
                 f"need 0 < density_min <= density_max <= 1, got {self.density_min}, {self.density_max}"
@@ -108,6 +122,22 @@ def _grow(
             colors[y, x] = cells[start]
 
 
+def region_clicks(allowed: Mask, rng: np.random.Generator, keep: float, min_cells: int = 2) -> Mask:
+    """One random cell in each region of flat cells (4-connected), each region kept with ``keep``."""
+    count, labels = cv2.connectedComponents(allowed.astype(np.uint8), connectivity=4)
+    mask = np.zeros(allowed.shape, bool)
+    if count <= 1:
+        return mask
+    flat_labels = labels.ravel()
+    order = np.argsort(flat_labels, kind="stable")
+    bounds = np.searchsorted(flat_labels[order], np.arange(1, count + 1))
+    for label in range(1, count):
+        cells = order[bounds[label - 1] : bounds[label]]
+        if len(cells) >= min_cells and rng.random() < keep:
+            mask.flat[int(cells[rng.integers(len(cells))])] = True
+    return mask
+
+
 def sample_hint(color: U8, rng: np.random.Generator, cfg: HintConfig | None = None) -> F32:
     """A random ``hint`` tensor [4, H/4, W/4] for the color image ``color`` [H, W, 3] uint8 RGB."""
     cfg = cfg or HintConfig()
@@ -119,7 +149,13 @@ def sample_hint(color: U8, rng: np.random.Generator, cfg: HintConfig | None = No
     if rng.random() < cfg.p_none:
         return encode_hint(colors, mask)
 
-    if rng.random() < cfg.p_points:
+    points = rng.random() < cfg.p_points
+    # p_regions == 0 draws nothing more, so the stream of older configs is unchanged.
+    if points and cfg.p_regions > 0 and rng.random() < cfg.p_regions:
+        # Only the clicks: a patch or stroke would put many hinted cells in some regions.
+        return encode_hint(colors, region_clicks(allowed, rng, float(rng.uniform(*cfg.region_keep)),
+                                                 cfg.region_min_cells))
+    if points:
         # The paper's scheme: uniform matrix > per-sample threshold (1 - density).
         density = float(np.exp(rng.uniform(np.log(cfg.density_min), np.log(cfg.density_max))))
         mask |= (rng.random((h, w)) > 1.0 - density) & allowed

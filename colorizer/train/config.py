@@ -12,6 +12,8 @@ from colorizer.model import ARCHS, PRESETS
 #: The perceptual-loss features a run may name (colorizer.model.features; not imported here, so a
 #: config is checked without loading torch models).
 PERCEPTUAL = ("vgg19", "hed-vgg16", "efficientnet-lite0")
+#: What ``precision`` may say.
+PRECISIONS = ("fp32", "bf16", "auto")
 
 
 @dataclass
@@ -65,8 +67,14 @@ class TrainConfig:
     hint_p_none: float = 0.12
     hint_density_min: float = 0.002
     hint_density_max: float = 0.06
+    #: Share of the hinted samples whose points are one click per region (HintConfig.p_regions).
+    hint_p_regions: float = 0.0
     seed: int = 0
     device: str = "cpu"
+    #: Arithmetic of the forward passes: ``fp32``; ``bf16`` (autocast; the losses and the weights
+    #: stay fp32); ``auto``: bf16 where the hardware does it natively (a CUDA GPU with bf16, a CPU
+    #: with AVX-512 BF16 or AMX), fp32 elsewhere, where emulated bf16 is slower than fp32.
+    precision: str = "fp32"
     #: Torch intra-op threads (the CPU is shared: keep it small).
     threads: int = 2
     #: Data-loading worker processes (0: load in the training process).
@@ -98,6 +106,8 @@ class TrainConfig:
         ):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
         if self.workers < 0 or self.adv_start < 0:
             raise ValueError("workers and adv_start must be >= 0")
         if self.lr <= 0 or (self.lr_d is not None and self.lr_d <= 0):
@@ -115,7 +125,8 @@ class TrainConfig:
     def hints(self) -> HintConfig:
         """The hint-sampling settings of this run."""
         return HintConfig(
-            p_none=self.hint_p_none, density_min=self.hint_density_min, density_max=self.hint_density_max
+            p_none=self.hint_p_none, density_min=self.hint_density_min, density_max=self.hint_density_max,
+            p_regions=self.hint_p_regions,
         )
 
     def to_dict(self) -> dict[str, Any]:

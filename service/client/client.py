@@ -8,6 +8,12 @@ UNAVAILABLE and RESOURCE_EXHAUSTED are retried with exponential backoff, and eve
 Security (docs/SECURITY.md): plaintext by default; TLS with the system roots (``tls=True``) or a
 CA bundle (``root_certificates_file``), mTLS with ``client_cert_file`` + ``client_key_file``, and a
 bearer ``token`` sent as ``authorization: Bearer <token>`` metadata on every call (never logged).
+
+Several gateways: the address is any gRPC target, and the channel balances calls (not
+connections) over every address it resolves, round robin (:data:`service.channels.ROUND_ROBIN`). ``dns:///NAME:PORT``
+of a headless Kubernetes Service resolves to every ready gateway pod; ``ipv4:H1:P1,H2:P2`` lists
+them. A call that fails UNAVAILABLE because its replica went away is retried, and the retry goes
+to another replica (docs/DEPLOY.md, "More than one replica").
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from typing import Any, TypeVar
 import grpc
 
 from colorizer.imaging.hints_json import HintSet
+from service.channels import ROUND_ROBIN
 from service.grpc_gen.colorizer.v1 import colorizer_pb2 as pb
 from service.grpc_gen.colorizer.v1 import colorizer_pb2_grpc as pb_grpc
 
@@ -266,7 +273,8 @@ def bearer_metadata(token: str | None) -> tuple[tuple[str, str], ...] | None:
 
 
 class ColorizerClient:
-    """Async client for one gateway address (``host:port``); use as ``async with``.
+    """Async client for a gateway target (``host:port``, ``dns:///name:port``, ``ipv4:h:p,h:p``);
+    use as ``async with``. Calls are spread round robin over every address the target resolves to.
 
     The channel is plaintext unless one of ``tls``, ``root_certificates_file``,
     ``client_cert_file``/``client_key_file`` or ``credentials`` (ready-made channel credentials,
@@ -303,6 +311,7 @@ class ColorizerClient:
         options = [
             ("grpc.max_receive_message_length", max_message_bytes),
             ("grpc.max_send_message_length", max_message_bytes),
+            ("grpc.service_config", ROUND_ROBIN),
         ]
         if credentials is None:
             self._channel = grpc.aio.insecure_channel(address, options=options)

@@ -117,8 +117,23 @@ seccompProfile:
 {{- end }}
 
 {{/* host:port of Triton's gRPC endpoint, as the gateway dials it. */}}
+{{/* Headless Services: their DNS names resolve to every Ready pod (client-side balancing). */}}
+{{- define "colorizer.gateway.headlessName" -}}
+{{- printf "%s-headless" (include "colorizer.gateway.fullname" .) }}
+{{- end }}
+
+{{- define "colorizer.triton.headlessName" -}}
+{{- printf "%s-headless" (include "colorizer.triton.fullname" .) }}
+{{- end }}
+
+{{/* The gateway's Triton target: every Triton pod through the headless Service (dns:///, the
+     gateway balances round robin), or the ClusterIP Service. */}}
 {{- define "colorizer.triton.grpcAddress" -}}
+{{- if .Values.triton.service.headless.enabled }}
+{{- printf "dns:///%s.%s.svc:%d" (include "colorizer.triton.headlessName" .) .Release.Namespace (int .Values.triton.ports.grpc) }}
+{{- else }}
 {{- printf "%s.%s.svc:%d" (include "colorizer.triton.fullname" .) .Release.Namespace (int .Values.triton.ports.grpc) }}
+{{- end }}
 {{- end }}
 
 {{/* Resources of the gateway container in the current mode. */}}

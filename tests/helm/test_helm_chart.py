@@ -318,6 +318,12 @@ def test_headless_services_reach_every_pod(mode: str) -> None:
     assert f"dns:///{GATEWAY}-headless.{NAMESPACE}.svc:50051" in render_notes({"mode": mode})
 
 
+def test_headless_service_names_stay_dns_labels() -> None:
+    manifests = render_chart({"fullnameOverride": "x" * 60})
+    names = [m["metadata"]["name"] for m in find(manifests, "Service")]
+    assert len(names) == 4 and all(len(n) <= 63 for n in names), names
+
+
 def test_headless_services_can_be_turned_off() -> None:
     off = {"service": {"headless": {"enabled": False}}}
     manifests = render_chart({"gateway": off, "triton": copy.deepcopy(off)})

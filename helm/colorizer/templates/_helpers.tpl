@@ -117,13 +117,14 @@ seccompProfile:
 {{- end }}
 
 {{/* host:port of Triton's gRPC endpoint, as the gateway dials it. */}}
-{{/* Headless Services: their DNS names resolve to every Ready pod (client-side balancing). */}}
+{{/* Headless Services: their DNS names resolve to every Ready pod (client-side balancing).
+     The full name is cut so that the Service name stays a 63-character DNS label. */}}
 {{- define "colorizer.gateway.headlessName" -}}
-{{- printf "%s-headless" (include "colorizer.gateway.fullname" .) }}
+{{- printf "%s-gateway-headless" (include "colorizer.fullname" . | trunc 46 | trimSuffix "-") }}
 {{- end }}
 
 {{- define "colorizer.triton.headlessName" -}}
-{{- printf "%s-headless" (include "colorizer.triton.fullname" .) }}
+{{- printf "%s-triton-headless" (include "colorizer.fullname" . | trunc 47 | trimSuffix "-") }}
 {{- end }}
 
 {{/* The gateway's Triton target: every Triton pod through the headless Service (dns:///, the

@@ -79,11 +79,13 @@ class TritonBackend(Backend):
             ],
         )
 
-    def _current(self) -> Any:
-        """The client to call now: a fresh one once the current one is ``triton_channel_max_age_s`` old.
+    def _renew_if_aged(self) -> None:
+        """Replace the client by a fresh one once it is ``triton_channel_max_age_s`` old.
 
         A channel resolves its target once and keeps its connections, and Triton never sends
-        GOAWAY for age, so only a new channel sees the Triton pods a scale-up added.
+        GOAWAY for age, so only a new channel sees the Triton pods a scale-up added. Done by the
+        readiness check (every ``readiness_poll_s``), whose calls connect the new channel before
+        an inference needs it.
         """
         max_age = self._settings.triton_channel_max_age_s
         if self._client is not None and max_age > 0 and time.monotonic() - self._opened_at >= max_age:
@@ -94,7 +96,6 @@ class TritonBackend(Backend):
             task = asyncio.create_task(self._close_later(old, self._settings.triton_timeout_s))
             self._closing.add(task)
             task.add_done_callback(self._closing.discard)
-        return self._client
 
     @staticmethod
     async def _close_later(client: Any, delay_s: float) -> None:
@@ -118,6 +119,7 @@ class TritonBackend(Backend):
 
         if self._client is None:
             return False
+        self._renew_if_aged()
         try:
             ready = bool(
                 await self._client.is_server_live(client_timeout=READY_TIMEOUT_S)
@@ -147,7 +149,6 @@ class TritonBackend(Backend):
 
         if self._client is None:
             raise BackendUnavailableError("triton backend not started")
-        client = self._current()
         inputs = []
         for spec, array in ((contract.SKETCH, sketch), (contract.HINT, hint)):
             tensor = triton.InferInput(spec.name, list(array.shape), "FP32")
@@ -159,7 +160,7 @@ class TritonBackend(Backend):
             else min(timeout_s, self._settings.triton_timeout_s)
         )
         try:
-            result = await client.infer(
+            result = await self._client.infer(
                 self.model_name,
                 inputs,
                 model_version=self._settings.model_version,

@@ -92,7 +92,8 @@ async def test_the_gateway_spreads_calls_over_every_triton(
 async def test_an_aged_triton_channel_is_replaced_without_losing_a_call(
     tritons: list[tuple[FakeTriton, int]], make_settings: Callable[..., Any]
 ) -> None:
-    """A new channel every 0.2 s (it would re-resolve a dns:/// name); every call still answered."""
+    """A new channel every 0.2 s (the readiness check renews it; it would re-resolve a dns:/// name):
+    every call still answered, by both Tritons."""
     url = "ipv4:" + ",".join(f"127.0.0.1:{port}" for _, port in tritons)
     gateway = Gateway(make_settings(backend="triton", triton_url=url, triton_channel_max_age_s=0.2,
                                     triton_timeout_s=1.0))

@@ -1,7 +1,7 @@
 """A small Python client for the colorizer.v1 gRPC API.
 
 :class:`ColorizerClient` is an async context manager over ``grpc.aio``: every call has a timeout,
-UNAVAILABLE and RESOURCE_EXHAUSTED are retried with exponential backoff, and every
+UNAVAILABLE, RESOURCE_EXHAUSTED and (server-side) CANCELLED are retried with exponential backoff, and every
 ``grpc.RpcError`` leaves it as one :class:`ClientError` (one wrapper, :meth:`ColorizerClient._call`).
 :class:`SyncColorizerClient` offers the same calls to code without an event loop.
 
@@ -92,8 +92,12 @@ class RetryPolicy:
     initial_backoff_s: float = 0.2
     max_backoff_s: float = 5.0
     multiplier: float = 2.0
+    #: CANCELLED reaches a caller only from the server's side (a cancellation of our own raises
+    #: asyncio.CancelledError instead): a replica shutting down cancels the calls it had received
+    #: but not started, and those still running at the end of its grace. The calls are
+    #: idempotent, so another replica gets them.
     codes: frozenset[grpc.StatusCode] = frozenset(
-        {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.RESOURCE_EXHAUSTED}
+        {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.RESOURCE_EXHAUSTED, grpc.StatusCode.CANCELLED}
     )
 
     def backoff(self, attempt: int) -> float:

@@ -52,7 +52,10 @@ def add_connection_arguments(parser: Any) -> None:
     )
     parser.add_argument("--timeout", type=float, default=120.0, help="seconds per call (default 120)")
     parser.add_argument(
-        "--retries", type=int, default=5, help="tries per image on UNAVAILABLE/RESOURCE_EXHAUSTED"
+        "--retries",
+        type=int,
+        default=5,
+        help="tries per image on UNAVAILABLE, RESOURCE_EXHAUSTED or CANCELLED (by the server)",
     )
     add_security_arguments(parser)
     local = parser.add_argument_group("local mode (no --server)")

@@ -324,6 +324,15 @@ def test_headless_service_names_stay_dns_labels() -> None:
     assert len(names) == 4 and all(len(n) <= 63 for n in names), names
 
 
+def test_a_pre_stop_sleep_replaces_the_gateways_refusing_window() -> None:
+    """With the preStop sleep the gateway sends GOAWAY on SIGTERM at once (DRAIN_PRE_STOP_S 0):
+    clients balancing over pods move off without calls refused (tests/service/test_load_balancing)."""
+    assert config(render_chart())["COLORIZER_DRAIN_PRE_STOP_S"] == "0"
+    assert "COLORIZER_DRAIN_PRE_STOP_S" not in config(render_chart({"gateway": {"preStopSleepSeconds": 0}}))
+    mine = config(render_chart({"gateway": {"config": {"DRAIN_PRE_STOP_S": "2"}}}))
+    assert mine["COLORIZER_DRAIN_PRE_STOP_S"] == "2"
+
+
 def test_headless_services_can_be_turned_off() -> None:
     off = {"service": {"headless": {"enabled": False}}}
     manifests = render_chart({"gateway": off, "triton": copy.deepcopy(off)})

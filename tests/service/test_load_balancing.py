@@ -167,8 +167,8 @@ async def test_a_draining_gateway_loses_no_call(
     stops is CANCELLED by gRPC's shutdown (1 run in 5 before the client retried CANCELLED).
 
     With the default 1 s refusing window (drain_pre_stop_s) instead, round robin keeps picking the
-    draining replica until its GOAWAY: ~30 of the 60 calls were refused and retried per run, and in
-    1 run of 9 one call was refused on all 5 tries. Hence the chart's DRAIN_PRE_STOP_S 0 behind
+    draining replica until its GOAWAY: ~30 of the 60 calls were refused and retried per run (and 1
+    run in 9 lost a call, before CANCELLED was retried). Hence the chart's DRAIN_PRE_STOP_S 0 behind
     its preStop sleep, which already keeps the pod serving while endpoints drop it."""
     caplog.set_level(logging.DEBUG, logger="service.client")
     survivor, draining = gateways[0], gateways[1]

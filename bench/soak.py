@@ -101,6 +101,11 @@ class LocalGateway:
 
     def start(self, timeout_s: float = 120.0) -> None:
         """Start the child and wait until it is SERVING."""
+        self.launch()
+        self.wait_serving(timeout_s)
+
+    def launch(self) -> None:
+        """Start the child without waiting (several gateways then load their models at once)."""
         out: Any = subprocess.DEVNULL
         if self._log_path is not None:
             out = self._log_path.open("ab")
@@ -116,6 +121,9 @@ class LocalGateway:
         finally:
             if out is not subprocess.DEVNULL:
                 out.close()
+
+    def wait_serving(self, timeout_s: float = 120.0) -> None:
+        """Wait until the launched child is SERVING (stopping it if it does not get there)."""
         try:
             self._wait_serving(time.monotonic() + timeout_s)
         except BaseException:

@@ -13,6 +13,14 @@ It first prints what is installed (torch, CUDA, the GPU), then trains with the s
 ``--real-ratio``), stops at ``--minutes``, and prints steps/s and samples/s. ``--resume`` continues
 ``OUT/last.pt`` when the folder came back from an earlier run. The CPU path stays complete on its
 own: this only makes the minutes of a lent GPU count.
+
+On a machine with several GPUs, one process per GPU (DistributedDataParallel over nccl; the
+``--batch-size`` stays the global batch, split over the GPUs; rank 0 writes the run folder)::
+
+    torchrun --standalone --nproc_per_node 8 scripts/gpu_train.py --shard runs/shard.npz \
+        --out "$OUT/run" --batch-size 256 --workers 4 ...
+
+(several machines: docs/TRAINING.md).
 """
 
 from __future__ import annotations
@@ -66,6 +74,7 @@ def main() -> int:
     torch.backends.cudnn.benchmark = True
 
     from colorizer.train.config import TrainConfig
+    from colorizer.train.distributed import process_group, world_from_env
     from colorizer.train.trainer import Trainer
 
     cfg = TrainConfig(
@@ -96,13 +105,17 @@ def main() -> int:
         hint_density_min=0.005,
         hint_density_max=0.08,
     )
-    trainer = Trainer(cfg)
-    if args.resume:
-        trainer.load(args.out / "last.pt")
-    start, first = time.monotonic(), trainer.step
-    trainer.fit(progress=False)
+    world = world_from_env()  # torchrun's ranks; one process without it
+    with process_group(world, cfg.device):
+        trainer = Trainer(cfg, world)
+        if args.resume:
+            trainer.load(args.out / "last.pt")
+        start, first = time.monotonic(), trainer.step
+        trainer.fit(progress=False)
     seconds = time.monotonic() - start
     steps = trainer.step - first
+    if not world.is_main:
+        return 0
     print(
         json.dumps(
             {
@@ -111,6 +124,7 @@ def main() -> int:
                 "seconds": round(seconds, 1),
                 "steps_per_s": round(steps / seconds, 2),
                 "samples_per_s": round(steps * cfg.batch_size / seconds, 1),
+                "processes": world.size,
                 "final_val": trainer.meta.get("final_val"),
                 "checkpoint": str(args.out / "last.pt"),
             }

@@ -129,6 +129,7 @@ class Gateway:
                 ("grpc.http2.min_recv_ping_interval_without_data_ms", int(s.keepalive_time_s * 1000)),
                 # A second server on a busy port must fail, not share it silently.
                 ("grpc.so_reuseport", 0),
+                *_connection_age_options(s),
             ],
         )
         colorizer_pb2_grpc.add_ColorizerServicer_to_server(
@@ -238,6 +239,21 @@ class Gateway:
         while True:
             await asyncio.sleep(self.settings.readiness_poll_s)
             await self._update_health()
+
+
+def _connection_age_options(s: Settings) -> list[tuple[str, int]]:
+    """gRPC's server-side connection management (gRFC A9) from the settings.
+
+    Clients balance calls over the connections they hold, and a client holds them as long as they
+    live: without an age, gateways added by a scale-up get no traffic from clients connected before.
+    """
+    if s.max_connection_age_s <= 0:
+        return []
+    options = [("grpc.max_connection_age_ms", int(s.max_connection_age_s * 1000))]
+    if s.max_connection_age_grace_s > 0:
+        # Unset, gRPC's grace is infinite: calls in flight on an aged connection run to their end.
+        options.append(("grpc.max_connection_age_grace_ms", int(s.max_connection_age_grace_s * 1000)))
+    return options
 
 
 @contextlib.asynccontextmanager

@@ -51,10 +51,22 @@ class Settings(BaseSettings):
     model_name: str = Field(contract.MODEL_NAME, description="Model name in the repository / on Triton.")
     model_version: str = Field("", description="Model version to serve; empty = the highest numeric version.")
     triton_url: str = Field(
-        "localhost:8001", description="Triton's gRPC address (host:port), backend=triton."
+        "localhost:8001",
+        description="Triton's gRPC target, backend=triton: host:port, or dns:///name:port (a "
+        "headless Service) or ipv4:h1:p1,h2:p2 for several Triton servers; calls go round robin "
+        "over every address it resolves to.",
     )
     triton_timeout_s: float = Field(
         30.0, gt=0, description="Longest a Triton inference may take when the client set no deadline."
+    )
+    triton_channel_max_age_s: float = Field(
+        300.0,
+        ge=0,
+        description="backend=triton: the gateway opens a new channel to Triton this often, which "
+        "resolves triton_url again (a dns:/// name of a headless Service: every ready Triton pod) "
+        "and spreads calls round robin over what it finds, so Triton replicas added by a scale-up "
+        "get work (Triton itself never ages connections). The old channel closes once its calls "
+        "had triton_timeout_s; 0 = one channel for the process.",
     )
     readiness_poll_s: float = Field(
         1.0, gt=0, description="How often backend readiness is re-checked for the health service."
@@ -160,6 +172,21 @@ class Settings(BaseSettings):
         32 * 2**20, ge=1024, description="Largest gRPC message received or sent, in bytes."
     )
     keepalive_time_s: float = Field(30.0, gt=0, description="Interval of gRPC keepalive pings to clients.")
+    max_connection_age_s: float = Field(
+        300.0,
+        ge=0,
+        description="A client connection older than this (+-10% jitter) is asked to go away "
+        "(HTTP/2 GOAWAY) and the client reconnects, re-resolving its target: clients of a "
+        "dns:/// target spread over replicas added since they connected. Calls in flight go on; "
+        "0 = connections never age.",
+    )
+    max_connection_age_grace_s: float = Field(
+        0.0,
+        ge=0,
+        description="How long calls in flight on an aged connection may still run before it is "
+        "closed under them; 0 = until they end (a long ColorizeStream is never cut; the stream "
+        "idle timeout still applies).",
+    )
     max_sketch_bytes: int = Field(
         _DEFAULT_LIMITS.max_sketch_bytes, ge=1, description="Largest encoded sketch accepted, in bytes."
     )

@@ -282,12 +282,17 @@ def test_default_install_is_ready_and_its_budgets_hold(plane: ControlPlane, tmp_
         assert "BAKE_MODEL_REPOSITORY=1" in notes and "kubectl -n defaults port-forward" in notes
         (triton,) = rel.pods("triton")
         assert [c["name"] for c in triton["spec"]["initContainers"]] == ["model-repository"]
-        # The gateway's Service selects the two Ready gateway pods (EndpointSlice controller).
-        def ready_endpoints() -> int:
+        # The gateway's Service selects the two Ready gateway pods (EndpointSlice controller), and
+        # so does its headless twin, whose DNS name clients balance calls over.
+        def ready_endpoints(service: str) -> int:
             slices = rel.list("discovery.k8s.io/v1", "EndpointSlice",
-                              labelSelector=f"kubernetes.io/service-name={GATEWAY}")
+                              labelSelector=f"kubernetes.io/service-name={service}")
             return sum(bool(e["conditions"].get("ready")) for s in slices for e in s.get("endpoints") or [])
-        wait_for(lambda: ready_endpoints() == 2, "2 ready gateway endpoints")
+        wait_for(lambda: ready_endpoints(GATEWAY) == 2, "2 ready gateway endpoints")
+        wait_for(lambda: ready_endpoints(f"{GATEWAY}-headless") == 2, "2 ready headless gateway endpoints")
+        wait_for(lambda: ready_endpoints(f"{TRITON}-headless") == 1, "a Triton endpoint, headless")
+        headless = rel.api.get(f"/api/v1/namespaces/{rel.namespace}/services/{GATEWAY}-headless")
+        assert headless["spec"]["clusterIP"] == "None"
         # The disruption controller counts the gateway pods; the apiserver enforces the budget.
         pdb_path = f"{collection('policy/v1', 'PodDisruptionBudget', rel.namespace)}/{GATEWAY}"
         wait_for(lambda: rel.api.get(pdb_path).get("status", {}).get("disruptionsAllowed") == 1,

@@ -4,12 +4,17 @@
 for a folder of color images); ``--resume`` continues ``OUT/last.pt`` (settings from the checkpoint,
 overridden by options given on the command line). ``colorizer train --finalize RUN --to FILE`` writes
 the generator-only payload of ``RUN/last.pt`` and a sample grid.
+
+``torchrun --nproc_per_node K -m colorizer.cli train ...`` trains the same run on K processes
+(DistributedDataParallel; ``--batch-size`` stays the global batch): see
+:mod:`colorizer.train.distributed`.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import logging
 import sys
 from pathlib import Path
 from typing import Any
@@ -106,15 +111,25 @@ def run(args: argparse.Namespace) -> int:
             print(f"colorizer train --finalize: {exc}", file=sys.stderr)
             return 2
         return 0
+    from colorizer.train.distributed import process_group, world_from_env
     from colorizer.train.trainer import Trainer
 
     try:
+        world = world_from_env()  # torchrun's environment; one process without it
         cfg, resume = _config(args)
-        trainer = Trainer(cfg)
-        if resume is not None:
-            trainer.load(resume)
     except ValueError as exc:
         print(f"colorizer train: {exc}", file=sys.stderr)
         return 2
-    trainer.fit(progress=not args.no_progress)
+    if not world.is_main:
+        # Rank 0 speaks for the run; the others only say what goes wrong.
+        logging.getLogger("colorizer.train").setLevel(logging.WARNING)
+    with process_group(world, cfg.device):
+        try:
+            trainer = Trainer(cfg, world)
+            if resume is not None:
+                trainer.load(resume)
+        except ValueError as exc:
+            print(f"colorizer train: {exc}", file=sys.stderr)
+            return 2
+        trainer.fit(progress=not args.no_progress)
     return 0

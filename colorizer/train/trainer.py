@@ -6,6 +6,10 @@ latest few), ``samples/step_*.png``, ``log.jsonl`` (one JSON object per log line
 
 Data are addressed by a sample counter: batch k holds samples ``k*B .. k*B+B-1`` of a dataset
 seeded by the config, so a resumed run continues the same stream instead of repeating it.
+
+Under ``torchrun`` (a :class:`~colorizer.train.distributed.World` of several processes) the same
+run is trained with DistributedDataParallel: each rank computes its share of every global batch,
+and rank 0 alone writes the run folder (:mod:`colorizer.train.distributed`).
 """
 
 from __future__ import annotations
@@ -14,13 +18,12 @@ import dataclasses
 import json
 import random
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset, Sampler
+from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
 from colorizer import checkpoint
@@ -30,6 +33,14 @@ from colorizer.model import Discriminator, build_model, count_params
 from colorizer.model.features import build_extractor
 from colorizer.train import logger
 from colorizer.train.config import TrainConfig
+from colorizer.train.distributed import (
+    GlobalBatchSampler,
+    World,
+    any_rank,
+    data_parallel,
+    mean_over_ranks,
+    sync_batch_norm,
+)
 from colorizer.train.losses import PerceptualLoss, cell_means, d_loss, g_adv_loss, hinted_l1, huber
 from colorizer.train.precision import autocast_dtype, forward_precision, lay_out, memory_format
 from colorizer.train.samples import plot_losses, sample_grid, write_png
@@ -38,19 +49,6 @@ from colorizer.train.samples import plot_losses, sample_grid, write_png
 KEEP_CHECKPOINTS = 3
 #: Seed offset of the validation stream, so it never overlaps the training stream.
 _VAL_SEED_OFFSET = 1_000_003
-
-
-class _CounterSampler(Sampler[int]):
-    """Indices ``start, start+1, ...`` forever."""
-
-    def __init__(self, start: int) -> None:
-        self.start = start
-
-    def __iter__(self) -> Iterator[int]:
-        i = self.start
-        while True:
-            yield i
-            i += 1
 
 
 def build_dataset(cfg: TrainConfig, seed: int, split: str = "train") -> Dataset[Sample]:
@@ -81,12 +79,21 @@ def fidelity(output: torch.Tensor, hint: torch.Tensor, truth: torch.Tensor) -> d
 
 
 class Trainer:
-    """Owns the models, optimizers, data stream and run folder of one training run."""
+    """Owns the models, optimizers, data stream and run folder of one training run.
 
-    def __init__(self, cfg: TrainConfig) -> None:
+    ``world``: this process's rank among the training processes (default: the only one).
+    """
+
+    def __init__(self, cfg: TrainConfig, world: World | None = None) -> None:
         self.cfg = cfg
+        self.world = world or World()
+        if cfg.batch_size % self.world.size:
+            raise ValueError(
+                f"--batch-size {cfg.batch_size} (the global batch) is not a multiple of the "
+                f"{self.world.size} processes"
+            )
         self.out = Path(cfg.out)
-        self.device = torch.device(cfg.device)
+        self.device = self.world.device(cfg.device)
         if self.device.type == "cuda" and not torch.cuda.is_available():
             raise ValueError("--device cuda was asked for but no CUDA device is available")
         torch.set_num_threads(cfg.threads)
@@ -94,13 +101,18 @@ class Trainer:
         random.seed(cfg.seed)
         self.generator = build_model(cfg.arch, cfg.preset).to(self.device)
         self.discriminator = Discriminator().to(self.device)
-        betas = (cfg.beta1, cfg.beta2)
-        self.opt_g = torch.optim.Adam(self.generator.parameters(), lr=cfg.lr, betas=betas)
-        self.opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=cfg.lr_d or cfg.lr, betas=betas)
+        if self.world.distributed:
+            # BatchNorm over the global batch, as one process computes it (before the optimizers:
+            # on CPU the conversion makes new parameters).
+            sync_batch_norm(self.generator, self.device)
+            sync_batch_norm(self.discriminator, self.device)
         self.amp_dtype = autocast_dtype(cfg.precision, self.device)
         self.layout = memory_format(self.device, self.amp_dtype)
         lay_out(self.generator, self.layout)
         lay_out(self.discriminator, self.layout)
+        betas = (cfg.beta1, cfg.beta2)
+        self.opt_g = torch.optim.Adam(self.generator.parameters(), lr=cfg.lr, betas=betas)
+        self.opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=cfg.lr_d or cfg.lr, betas=betas)
         self.step = 0
         self.samples_seen = 0
         self.meta: dict[str, Any] = {
@@ -141,6 +153,10 @@ class Trainer:
         val_cfg = dataclasses.replace(cfg, real_ratio=1.0) if cfg.real else cfg
         val_set = build_dataset(val_cfg, cfg.seed + _VAL_SEED_OFFSET, split="val")
         self.val_batch = fixed_batch(val_set, range(cfg.val_size))
+        # What the training step calls: DDP wrappers under torchrun, the models themselves otherwise
+        # (checkpoints, validation and the generator's adversarial term use the bare models).
+        self._g = data_parallel(self.generator, self.world, self.device)
+        self._d = data_parallel(self.discriminator, self.world, self.device)
 
     # --- one optimisation step -------------------------------------------------------------
     def train_step(self, batch: Sample) -> dict[str, float]:
@@ -149,7 +165,7 @@ class Trainer:
         sketch, hint, truth = (t.to(self.device, non_blocking=True, memory_format=self.layout) for t in batch)
         self.generator.train()
         with forward_precision(self.device, self.amp_dtype):
-            output = self.generator(sketch, hint)
+            output = self._g(sketch, hint)
         output = output.float()  # the losses are reduced in fp32 whatever the forward pass ran in
         losses: dict[str, torch.Tensor] = {"huber": huber(output, truth, cfg.huber_delta)}
         total = cfg.w_h * losses["huber"]
@@ -162,6 +178,7 @@ class Trainer:
             total = total + cfg.w_hint * losses["hinted"]
         adversarial = cfg.w_a > 0 and self.step >= cfg.adv_start
         if adversarial:
+            # The bare discriminator: no gradient of its own here, so nothing for DDP to reduce.
             self.discriminator.requires_grad_(False)
             with forward_precision(self.device, self.amp_dtype):
                 fake_logits = self.discriminator(output)
@@ -174,16 +191,16 @@ class Trainer:
         if adversarial:
             self.discriminator.requires_grad_(True)
             with forward_precision(self.device, self.amp_dtype):
-                real_logits = self.discriminator(truth)
-                fake_logits = self.discriminator(output.detach())
+                real_logits = self._d(truth)
+                fake_logits = self._d(output.detach())
             loss_d = d_loss(real_logits.float(), fake_logits.float())
             self.opt_d.zero_grad(set_to_none=True)
             loss_d.backward()
             self.opt_d.step()
             losses["loss_d"] = loss_d
         self.step += 1
-        self.samples_seen += sketch.shape[0]
-        return {k: float(v.detach()) for k, v in losses.items()}
+        self.samples_seen += sketch.shape[0] * self.world.size
+        return mean_over_ranks({k: float(v.detach()) for k, v in losses.items()}, self.world, self.device)
 
     # --- validation, samples -----------------------------------------------------------------
     @torch.no_grad()
@@ -272,29 +289,37 @@ class Trainer:
     def fit(self, progress: bool = True) -> dict[str, float]:
         """Train until ``cfg.steps`` or the wall budget; checkpoint at the end. Returns last losses."""
         cfg = self.cfg
-        self.out.mkdir(parents=True, exist_ok=True)
-        (self.out / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2) + "\n")
+        main = self.world.is_main
+        if main:
+            self.out.mkdir(parents=True, exist_ok=True)
+            (self.out / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2) + "\n")
         start = time.monotonic()
         wall_before = float(self.meta.get("wall_seconds", 0.0))
         deadline = start + cfg.max_minutes * 60 if cfg.max_minutes else None
         loader = DataLoader(
-            self.dataset, batch_size=cfg.batch_size, sampler=_CounterSampler(self.samples_seen),
+            self.dataset, batch_size=cfg.batch_size // self.world.size,
+            sampler=GlobalBatchSampler(self.samples_seen, cfg.batch_size, self.world),
             num_workers=cfg.workers, persistent_workers=False, pin_memory=self.device.type == "cuda",
         )
         running: dict[str, float] = {}
         last: dict[str, float] = {}
-        bar = tqdm(total=cfg.steps, initial=self.step, desc="train", unit="step", disable=not progress,
-                   dynamic_ncols=True)
+        bar = tqdm(total=cfg.steps, initial=self.step, desc="train", unit="step",
+                   disable=not (progress and main), dynamic_ncols=True)
         step_at_start = self.step
         try:
             for batch in loader:
-                if self.step >= cfg.steps or (deadline is not None and time.monotonic() >= deadline):
+                if self.step >= cfg.steps:
+                    break
+                # Every rank stops at the same step, or the others would wait for it forever.
+                if deadline is not None and any_rank(time.monotonic() >= deadline, self.world, self.device):
                     break
                 last = self.train_step(batch)
                 for k, v in last.items():  # exponential running mean for the progress bar
                     running[k] = v if k not in running else 0.95 * running[k] + 0.05 * v
                 bar.update(1)
                 bar.set_postfix({k: f"{v:.4f}" for k, v in running.items()}, refresh=False)
+                if not main:
+                    continue
                 if self.step % cfg.log_every == 0:
                     self._log({"kind": "train", "step": self.step, "time": round(time.monotonic() - start, 2),
                                **{k: round(v, 6) for k, v in last.items()}})
@@ -312,6 +337,8 @@ class Trainer:
         finally:
             bar.close()
         elapsed = time.monotonic() - start
+        if not main:
+            return last
         self.meta["wall_seconds"] = wall_before + elapsed
         fid, output = self.validate()
         self.meta["final_val"] = {k: round(v, 3) for k, v in fid.items()}

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from typing import Any
 
 import numpy as np
 
 from colorizer import contract
 from service.backends.base import F32, Backend, logger
+from service.channels import ROUND_ROBIN
 from service.errors import BackendError, BackendUnavailableError, ColorizerError, DeadlineExceededError
 from service.settings import Settings
 
@@ -25,6 +28,10 @@ class TritonBackend(Backend):
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
         self._client: Any = None
+        self._opened_at = 0.0
+        self._closing: set[asyncio.Task[None]] = set()
+        #: Channels opened after the first one (by ``triton_channel_max_age_s``).
+        self.channels_opened = 0
         self._version = settings.model_version
 
     @property
@@ -39,12 +46,21 @@ class TritonBackend(Backend):
 
     async def start(self) -> None:
         """Open the channel; Triton being down now only means 'not ready yet'."""
+        self._client = self._open()
+        self._opened_at = time.monotonic()
+        if await self.check_ready():
+            logger.info("triton backend: %s model %s ready", self._settings.triton_url, self.model_name)
+        else:
+            logger.warning("triton backend: %s not ready yet; will keep checking", self._settings.triton_url)
+
+    def _open(self) -> Any:
+        """A new tritonclient channel to ``triton_url``, balancing round robin over its addresses."""
         import tritonclient.grpc.aio as triton
 
         s = self._settings
         keepalive_ms = int(s.keepalive_time_s * 1000)
         # tritonclient reads the PEM files itself; it takes their paths.
-        self._client = triton.InferenceServerClient(
+        return triton.InferenceServerClient(
             s.triton_url,
             ssl=s.triton_tls,
             root_certificates=str(s.triton_tls_ca_file) if s.triton_tls_ca_file else None,
@@ -58,15 +74,41 @@ class TritonBackend(Backend):
                 ("grpc.initial_reconnect_backoff_ms", 250),
                 ("grpc.min_reconnect_backoff_ms", 250),
                 ("grpc.max_reconnect_backoff_ms", 2000),
+                # Every call to the next ready Triton, not all of them to the first address.
+                ("grpc.service_config", ROUND_ROBIN),
             ],
         )
-        if await self.check_ready():
-            logger.info("triton backend: %s model %s ready", self._settings.triton_url, self.model_name)
-        else:
-            logger.warning("triton backend: %s not ready yet; will keep checking", self._settings.triton_url)
+
+    def _renew_if_aged(self) -> None:
+        """Replace the client by a fresh one once it is ``triton_channel_max_age_s`` old.
+
+        A channel resolves its target once and keeps its connections, and Triton never sends
+        GOAWAY for age, so only a new channel sees the Triton pods a scale-up added. Done by the
+        readiness check (every ``readiness_poll_s``), whose calls connect the new channel before
+        an inference needs it.
+        """
+        max_age = self._settings.triton_channel_max_age_s
+        if self._client is not None and max_age > 0 and time.monotonic() - self._opened_at >= max_age:
+            old, self._client = self._client, self._open()
+            self._opened_at = time.monotonic()
+            self.channels_opened += 1
+            # Closing now would cancel its calls in flight; none outlives triton_timeout_s.
+            task = asyncio.create_task(self._close_later(old, self._settings.triton_timeout_s))
+            self._closing.add(task)
+            task.add_done_callback(self._closing.discard)
+
+    @staticmethod
+    async def _close_later(client: Any, delay_s: float) -> None:
+        try:
+            await asyncio.sleep(delay_s)
+        finally:
+            await client.close()
 
     async def close(self) -> None:
-        """Close the channel."""
+        """Close the channel (and any aged one still waiting for its calls)."""
+        for task in list(self._closing):
+            task.cancel()  # its finally closes the old channel now
+        await asyncio.gather(*self._closing, return_exceptions=True)
         if self._client is not None:
             await self._client.close()
             self._client = None
@@ -77,6 +119,7 @@ class TritonBackend(Backend):
 
         if self._client is None:
             return False
+        self._renew_if_aged()
         try:
             ready = bool(
                 await self._client.is_server_live(client_timeout=READY_TIMEOUT_S)

@@ -1,13 +1,19 @@
 """A small Python client for the colorizer.v1 gRPC API.
 
 :class:`ColorizerClient` is an async context manager over ``grpc.aio``: every call has a timeout,
-UNAVAILABLE and RESOURCE_EXHAUSTED are retried with exponential backoff, and every
+UNAVAILABLE, RESOURCE_EXHAUSTED and (server-side) CANCELLED are retried with exponential backoff, and every
 ``grpc.RpcError`` leaves it as one :class:`ClientError` (one wrapper, :meth:`ColorizerClient._call`).
 :class:`SyncColorizerClient` offers the same calls to code without an event loop.
 
 Security (docs/SECURITY.md): plaintext by default; TLS with the system roots (``tls=True``) or a
 CA bundle (``root_certificates_file``), mTLS with ``client_cert_file`` + ``client_key_file``, and a
 bearer ``token`` sent as ``authorization: Bearer <token>`` metadata on every call (never logged).
+
+Several gateways: the address is any gRPC target, and the channel balances calls (not
+connections) over every address it resolves, round robin (:data:`service.channels.ROUND_ROBIN`). ``dns:///NAME:PORT``
+of a headless Kubernetes Service resolves to every ready gateway pod; ``ipv4:H1:P1,H2:P2`` lists
+them. A call that fails UNAVAILABLE because its replica went away is retried, and the retry goes
+to another replica (docs/DEPLOY.md, "More than one replica").
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from typing import Any, TypeVar
 import grpc
 
 from colorizer.imaging.hints_json import HintSet
+from service.channels import ROUND_ROBIN
 from service.grpc_gen.colorizer.v1 import colorizer_pb2 as pb
 from service.grpc_gen.colorizer.v1 import colorizer_pb2_grpc as pb_grpc
 
@@ -85,8 +92,12 @@ class RetryPolicy:
     initial_backoff_s: float = 0.2
     max_backoff_s: float = 5.0
     multiplier: float = 2.0
+    #: CANCELLED reaches a caller only from the server's side (a cancellation of our own raises
+    #: asyncio.CancelledError instead): a replica shutting down cancels the calls it had received
+    #: but not started, and those still running at the end of its grace. The calls are
+    #: idempotent, so another replica gets them.
     codes: frozenset[grpc.StatusCode] = frozenset(
-        {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.RESOURCE_EXHAUSTED}
+        {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.RESOURCE_EXHAUSTED, grpc.StatusCode.CANCELLED}
     )
 
     def backoff(self, attempt: int) -> float:
@@ -266,7 +277,8 @@ def bearer_metadata(token: str | None) -> tuple[tuple[str, str], ...] | None:
 
 
 class ColorizerClient:
-    """Async client for one gateway address (``host:port``); use as ``async with``.
+    """Async client for a gateway target (``host:port``, ``dns:///name:port``, ``ipv4:h:p,h:p``);
+    use as ``async with``. Calls are spread round robin over every address the target resolves to.
 
     The channel is plaintext unless one of ``tls``, ``root_certificates_file``,
     ``client_cert_file``/``client_key_file`` or ``credentials`` (ready-made channel credentials,
@@ -303,6 +315,7 @@ class ColorizerClient:
         options = [
             ("grpc.max_receive_message_length", max_message_bytes),
             ("grpc.max_send_message_length", max_message_bytes),
+            ("grpc.service_config", ROUND_ROBIN),
         ]
         if credentials is None:
             self._channel = grpc.aio.insecure_channel(address, options=options)

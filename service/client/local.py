@@ -45,12 +45,17 @@ def add_connection_arguments(parser: Any) -> None:
 
     parser.add_argument(
         "--server",
-        metavar="HOST:PORT",
-        help="gateway to use; without it a local gateway runs the embedded backend in this process",
+        metavar="TARGET",
+        help="gateway to use: HOST:PORT, or every replica with dns:///NAME:PORT (a headless "
+        "Service) or ipv4:H1:P1,H2:P2 (calls go round robin over them); without it a local "
+        "gateway runs the embedded backend in this process",
     )
     parser.add_argument("--timeout", type=float, default=120.0, help="seconds per call (default 120)")
     parser.add_argument(
-        "--retries", type=int, default=5, help="tries per image on UNAVAILABLE/RESOURCE_EXHAUSTED"
+        "--retries",
+        type=int,
+        default=5,
+        help="tries per image on UNAVAILABLE, RESOURCE_EXHAUSTED or CANCELLED (by the server)",
     )
     add_security_arguments(parser)
     local = parser.add_argument_group("local mode (no --server)")

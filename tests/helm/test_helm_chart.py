@@ -281,7 +281,8 @@ def test_gateway_dials_the_triton_service(name: str) -> None:
     deploy = one(manifests, "Deployment", TRITON)
     triton = container(deploy, "triton")
     host, port = config(manifests)["COLORIZER_TRITON_URL"].rsplit(":", 1)
-    assert host in (TRITON, f"{TRITON}.{NAMESPACE}.svc", f"{TRITON}.{NAMESPACE}.svc.cluster.local")
+    # By default through the headless Service (every Triton pod, round robin: see below).
+    assert host == f"dns:///{TRITON}-headless.{NAMESPACE}.svc"
     assert int(port) == named_port(service["spec"]["ports"], "grpc", "port")
     assert next(p["targetPort"] for p in service["spec"]["ports"] if p["name"] == "grpc") == "grpc"
     assert matches(service["spec"]["selector"], deploy["spec"]["template"]["metadata"]["labels"])
@@ -291,6 +292,53 @@ def test_gateway_dials_the_triton_service(name: str) -> None:
         container_port = named_port(triton["ports"], name_, "containerPort")
         assert int(args[f"{name_}-port"]) == container_port
         assert named_port(service["spec"]["ports"], name_, "port") == container_port
+
+
+@pytest.mark.parametrize("mode", ["triton", "embedded"])
+def test_headless_services_reach_every_pod(mode: str) -> None:
+    """Next to each ClusterIP Service, a headless one (grpc only) whose DNS name lists every Ready
+    pod: clients of the gateway and the gateway itself (for Triton) balance calls over them."""
+    manifests = render_chart({"mode": mode})
+    pairs = [(GATEWAY, "gateway")] + ([(TRITON, "triton")] if mode == "triton" else [])
+    assert (find(manifests, "Service", TRITON + "-headless") != []) is (mode == "triton")
+    for name, component in pairs:
+        service, headless = one(manifests, "Service", name), one(manifests, "Service", f"{name}-headless")
+        assert headless["spec"]["clusterIP"] == "None"
+        assert not headless["spec"].get("publishNotReadyAddresses")  # Ready pods only
+        assert headless["spec"]["selector"] == service["spec"]["selector"]
+        deploy = one(manifests, "Deployment", name)
+        assert matches(headless["spec"]["selector"], deploy["spec"]["template"]["metadata"]["labels"])
+        # grpc alone: a metrics port would have the ServiceMonitor scrape every pod twice.
+        assert [(p["name"], p["port"], p["targetPort"]) for p in headless["spec"]["ports"]] == [
+            ("grpc", named_port(service["spec"]["ports"], "grpc", "port"), "grpc")
+        ], component
+    cfg = config(manifests)
+    # Clients reconnect (and re-resolve) every 5 minutes, so that scaled-up replicas get calls.
+    assert float(cfg["COLORIZER_MAX_CONNECTION_AGE_S"]) == 300
+    assert f"dns:///{GATEWAY}-headless.{NAMESPACE}.svc:50051" in render_notes({"mode": mode})
+
+
+def test_headless_service_names_stay_dns_labels() -> None:
+    manifests = render_chart({"fullnameOverride": "x" * 60})
+    names = [m["metadata"]["name"] for m in find(manifests, "Service")]
+    assert len(names) == 4 and all(len(n) <= 63 for n in names), names
+
+
+def test_a_pre_stop_sleep_replaces_the_gateways_refusing_window() -> None:
+    """With the preStop sleep the gateway sends GOAWAY on SIGTERM at once (DRAIN_PRE_STOP_S 0):
+    clients balancing over pods move off without calls refused (tests/service/test_load_balancing)."""
+    assert config(render_chart())["COLORIZER_DRAIN_PRE_STOP_S"] == "0"
+    assert "COLORIZER_DRAIN_PRE_STOP_S" not in config(render_chart({"gateway": {"preStopSleepSeconds": 0}}))
+    mine = config(render_chart({"gateway": {"config": {"DRAIN_PRE_STOP_S": "2"}}}))
+    assert mine["COLORIZER_DRAIN_PRE_STOP_S"] == "2"
+
+
+def test_headless_services_can_be_turned_off() -> None:
+    off = {"service": {"headless": {"enabled": False}}}
+    manifests = render_chart({"gateway": off, "triton": copy.deepcopy(off)})
+    assert not find(manifests, "Service", f"{GATEWAY}-headless")
+    assert not find(manifests, "Service", f"{TRITON}-headless")
+    assert config(manifests)["COLORIZER_TRITON_URL"] == f"{TRITON}.{NAMESPACE}.svc:8001"
 
 
 @pytest.mark.parametrize("name", TRITON_CASES)

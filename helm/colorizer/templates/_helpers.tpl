@@ -117,8 +117,24 @@ seccompProfile:
 {{- end }}
 
 {{/* host:port of Triton's gRPC endpoint, as the gateway dials it. */}}
+{{/* Headless Services: their DNS names resolve to every Ready pod (client-side balancing).
+     The full name is cut so that the Service name stays a 63-character DNS label. */}}
+{{- define "colorizer.gateway.headlessName" -}}
+{{- printf "%s-gateway-headless" (include "colorizer.fullname" . | trunc 46 | trimSuffix "-") }}
+{{- end }}
+
+{{- define "colorizer.triton.headlessName" -}}
+{{- printf "%s-triton-headless" (include "colorizer.fullname" . | trunc 47 | trimSuffix "-") }}
+{{- end }}
+
+{{/* The gateway's Triton target: every Triton pod through the headless Service (dns:///, the
+     gateway balances round robin), or the ClusterIP Service. */}}
 {{- define "colorizer.triton.grpcAddress" -}}
+{{- if .Values.triton.service.headless.enabled }}
+{{- printf "dns:///%s.%s.svc:%d" (include "colorizer.triton.headlessName" .) .Release.Namespace (int .Values.triton.ports.grpc) }}
+{{- else }}
 {{- printf "%s.%s.svc:%d" (include "colorizer.triton.fullname" .) .Release.Namespace (int .Values.triton.ports.grpc) }}
+{{- end }}
 {{- end }}
 
 {{/* Resources of the gateway container in the current mode. */}}

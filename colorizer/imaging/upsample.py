@@ -69,44 +69,60 @@ def guided_upsample(colors: U8, gray: U8, line_threshold: int = LINE_THRESHOLD) 
     paper = (gray >= line_threshold).astype(np.uint8)
     if not paper.any() or paper.all():
         return up.copy()  # no lines to guide by (or nothing but lines)
-    # Distance of each pixel to the nearest line pixel; reliable = farther than the band.
-    to_line = cv2.distanceTransform(paper, cv2.DIST_L2, 3)
-    reliable = to_line > band_width(scale)
+    band = band_width(scale)
+    reliable = _reliable(paper, band)
 
     count, regions = cv2.connectedComponents(paper, connectivity=4, ltype=cv2.CV_32S)
     flat_regions = np.asarray(regions, dtype=np.int32).ravel()
-    # One uint32 per pixel (RGBA bytes): numpy gathers whole pixels several times faster so.
-    packed = np.ascontiguousarray(cv2.cvtColor(up, cv2.COLOR_RGB2RGBA)).view(np.uint32).ravel()
-    out = packed.copy()
+    # One 3-byte item per pixel: numpy gathers and scatters those as single copies, several
+    # times faster than [N, 3] rows (3.2 vs 8.6 ms for 770k pixels of a 2048 px page).
+    pixels = up.reshape(-1).view("V3")
+    out = up.copy()
+    out_pixels = out.reshape(-1).view("V3")
 
     todo = np.flatnonzero(~reliable.ravel())  # the band and the lines
-    src = _nearest_reliable(reliable, todo)
+    src = _nearest_reliable(reliable, todo, band)
     own = flat_regions[todo]
     if src is None:
         wrong = todo[own != 0]
     else:
-        out[todo] = packed[src]
+        out_pixels[todo] = pixels[src]
         # A source across a line (another region) is wrong; line pixels (region 0) take any.
         wrong = todo[(own != 0) & (flat_regions[src] != own)]
     if wrong.size:
-        out[wrong] = _region_means(up, packed, flat_regions.reshape(height, width), count, wrong)
-    return np.ascontiguousarray(
-        cv2.cvtColor(out.view(np.uint8).reshape(height, width, 4), cv2.COLOR_RGBA2RGB)
-    )
+        means = _region_means(up, flat_regions.reshape(height, width), count, wrong)
+        out_pixels[wrong] = np.ascontiguousarray(means).reshape(-1).view("V3")
+    return out
+
+
+def _reliable(paper: U8, band: float) -> npt.NDArray[np.bool_]:
+    """Pixels farther than ``band`` from every line pixel (``paper`` 1, lines 0).
+
+    A wide band (a large upscale) is found on a half-size mask: a half-size pixel is paper only if
+    its four pixels are, so distances there are at most one half-size pixel short, well under the
+    band's width, and the distance transform costs a quarter.
+    """
+    if band < 8:
+        return np.asarray(cv2.distanceTransform(paper, cv2.DIST_L2, 3) > band)
+    height, width = paper.shape
+    padded = cv2.copyMakeBorder(paper, 0, height % 2, 0, width % 2, cv2.BORDER_REPLICATE)
+    half = cv2.erode(padded, np.ones((2, 2), np.uint8), anchor=(0, 0))[::2, ::2]
+    far = (cv2.distanceTransform(np.ascontiguousarray(half), cv2.DIST_L2, 3) > band / 2).astype(np.uint8)
+    full = cv2.resize(far, (padded.shape[1], padded.shape[0]), interpolation=cv2.INTER_NEAREST)
+    return np.asarray(full[:height, :width] > 0) & (paper > 0)
 
 
 def _region_means(
     up: U8,
-    packed: npt.NDArray[np.uint32],
     regions: npt.NDArray[np.int32],
     count: int,
     pixels: npt.NDArray[np.intp],
-) -> npt.NDArray[np.uint32]:
-    """The mean color (packed like ``packed``) of the region of each pixel in ``pixels``.
+) -> U8:
+    """The mean color [len(pixels), 3] of the region of each pixel in ``pixels`` (raster indices).
 
     The best guess for a region with no reliable core of its own (thinner than two bands). Means
     over a regular sample of about :data:`MEAN_SAMPLE_PIXELS` (a mean needs no more); a region
-    too small to appear in the sample keeps its resized colors (``packed``).
+    too small to appear in the sample keeps its resized colors.
     """
     flat = regions.ravel()
     of_pixels = flat[pixels]
@@ -117,18 +133,18 @@ def _region_means(
     keep = needed[sub]
     sub, colors = sub[keep], up[::step, ::step].reshape(-1, 3)[keep]
     sizes = np.bincount(sub, minlength=count)
-    rgba = np.full((count, 4), 255, dtype=np.uint8)
+    means = np.zeros((count, 3), dtype=np.uint8)
     for c in range(3):
         sums = np.bincount(sub, weights=colors[:, c], minlength=count)
-        rgba[:, c] = np.clip(np.rint(sums / np.maximum(sizes, 1)), 0, 255)
-    result = rgba.view(np.uint32).ravel()[of_pixels]
+        means[:, c] = np.clip(np.rint(sums / np.maximum(sizes, 1)), 0, 255)
+    result = means[of_pixels]
     unseen = sizes[of_pixels] == 0
-    result[unseen] = packed[pixels[unseen]]
-    return np.asarray(result)
+    result[unseen] = up.reshape(-1, 3)[pixels[unseen]]
+    return result
 
 
 def _nearest_reliable(
-    reliable: npt.NDArray[np.bool_], todo: npt.NDArray[np.intp]
+    reliable: npt.NDArray[np.bool_], todo: npt.NDArray[np.intp], band: float = 0.0
 ) -> npt.NDArray[np.intp] | None:
     """For the pixels ``todo`` (raster indices), the raster index of a nearby reliable pixel.
 
@@ -137,10 +153,12 @@ def _nearest_reliable(
     blocks of ``f`` x ``f`` pixels: a block is reliable when all its pixels are, and a pixel takes
     the center of the reliable block nearest to its own block. That moves the boundary between two
     sources by up to a block, never the source across a line (the caller checks regions at full
-    size).
+    size). Blocks are also up to a quarter of the ``band`` wide: the boundary then moves by less
+    than the band the model's colors are already unsure in, and the search costs 1/f² of a
+    full-size one.
     """
     height, width = reliable.shape
-    f = max(1, int(np.ceil(np.sqrt(height * width / SEARCH_PIXELS))))
+    f = max(1, int(np.ceil(np.sqrt(height * width / SEARCH_PIXELS))), int(band // 4))
     if f > 1:
         bh, bw = -(-height // f), -(-width // f)
         padded = np.zeros((bh * f, bw * f), dtype=np.uint8)
@@ -157,7 +175,10 @@ def _nearest_reliable(
     # Label k of DIST_LABEL_PIXEL is the k-th zero (reliable) block in raster order.
     by, bx = np.divmod(np.flatnonzero(blocks.ravel()).astype(np.int32), np.int32(blocks.shape[1]))
     centers = np.minimum(by * f + f // 2, height - 1) * width + np.minimum(bx * f + f // 2, width - 1)
-    source = centers[np.asarray(nearest, dtype=np.int32) - 1]  # per block, [bh, bw]
-    if f > 1:  # each pixel its block's source: repeats are memory copies, no index arithmetic
-        source = np.repeat(np.repeat(source, f, axis=0), f, axis=1)[:height, :width]
-    return np.asarray(source.ravel()[todo])
+    source = centers[np.asarray(nearest, dtype=np.int32).ravel() - 1]  # per block
+    if f == 1:
+        return np.asarray(source[todo])
+    # Each pixel takes its block's source: index arithmetic on the band's pixels only, rather
+    # than a full-size array of sources.
+    ty, tx = np.divmod(todo, width)
+    return np.asarray(source[(ty // f) * blocks.shape[1] + tx // f])

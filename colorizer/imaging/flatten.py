@@ -55,6 +55,8 @@ GAP_REFERENCE_SIDE = 1000
 GAP_MIN_SIDE = 512
 #: How many pixels the fills grow under the lines: the antialiased edge (1-2 px at any size).
 GROW_PX = 2
+#: Hinted pixels under 1 / this of the page are gathered by index, more by boolean compress.
+HINT_INDEX_SHARE = 8
 #: The paper color of unhinted border regions.
 PAPER = (255, 255, 255)
 
@@ -184,14 +186,23 @@ def _hint_colors(
     h_count = np.zeros(n)
     agreed = np.zeros(n, bool)
     h_color = np.zeros((n, 3))
-    # Boolean compress over the flat arrays: several times cheaper per pixel than coordinates.
     # The alpha as a 0/1 mask read as bool: one array (a strided view's ravel, then > 0, took two).
     alpha = cv2.extractChannel(hints, 3)
     on = np.asarray(cv2.threshold(alpha, 0, 1, cv2.THRESH_BINARY, alpha)[1]).view(np.bool_).ravel()
-    if not cv2.countNonZero(alpha):
+    hinted = cv2.countNonZero(alpha)
+    if not hinted:
         return h_count, agreed, h_color
-    h_ids = _region_ids(found, found.grown.ravel()[on])
-    words = np.ascontiguousarray(hints).view(np.uint32).ravel()[on]
+    flat_words = np.ascontiguousarray(hints).view(np.uint32).ravel()
+    if hinted < on.size // HINT_INDEX_SHARE:
+        # Few hinted pixels (points, thin strokes): one scan of the mask for their indices, then
+        # two small gathers, instead of two compresses over the whole page.
+        at = np.flatnonzero(on)
+        h_ids = _region_ids(found, np.take(found.grown.ravel(), at))
+        words = np.take(flat_words, at)
+    else:
+        # Boolean compress over the flat arrays: several times cheaper per pixel than indices.
+        h_ids = _region_ids(found, found.grown.ravel()[on])
+        words = flat_words[on]
     h_count = _sums(h_ids, None, n)
     first = np.zeros(n, np.uint32)
     first[h_ids] = words  # one of each region's hint colors (the last written)

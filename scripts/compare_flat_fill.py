@@ -37,25 +37,39 @@ from colorizer.imaging import StrokeHint  # noqa: E402
 from colorizer.imaging import flatten as after  # noqa: E402
 
 
-def _before(rev: str) -> ModuleType:
-    text = subprocess.run(
-        ["git", "show", f"{rev}:colorizer/imaging/flatten.py"],
-        cwd=ROOT,
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
-    path = Path(tempfile.mkdtemp()) / "flatten_before.py"
+def _show(rev: str, path: str) -> str | None:
+    """The file at ``rev``, None where it has none."""
+    done = subprocess.run(["git", "show", f"{rev}:{path}"], cwd=ROOT, capture_output=True, text=True)
+    return done.stdout if done.returncode == 0 else None
+
+
+def _load(name: str, text: str) -> ModuleType:
+    path = Path(tempfile.mkdtemp()) / f"{name}.py"
     path.write_text(text)
-    spec = importlib.util.spec_from_file_location("flatten_before", path)
+    spec = importlib.util.spec_from_file_location(name, path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses look their module up
     spec.loader.exec_module(module)
     return module
 
 
+def _before(rev: str) -> ModuleType:
+    """flatten.py at ``rev``, with gaps.py at ``rev`` where it imports it (not today's)."""
+    text = _show(rev, "colorizer/imaging/flatten.py")
+    if text is None:
+        raise SystemExit(f"no colorizer/imaging/flatten.py at {rev}")
+    gaps = _show(rev, "colorizer/imaging/gaps.py")
+    if gaps is not None:
+        _load("gaps_before", gaps)
+        text = text.replace("from colorizer.imaging.gaps import", "from gaps_before import")
+    return _load("flatten_before", text)
+
+
 def speed(before: ModuleType, reps: int, heavy: bool) -> None:
-    """Medians of ``reps`` interleaved runs per page size."""
+    """Per page size: ``reps`` interleaved runs of each version; the CPU time of this thread (what
+    a free core would take: a shared machine's waiting left out, its page faults kept), min and
+    median, and the median wall time; and how many output pixels differ between the versions."""
     cv2.setNumThreads(1)
     for h, w in ((2048, 2048), (2700, 3000)):
         s = workload.sample(h, w, seed=h + w)
@@ -63,17 +77,24 @@ def speed(before: ModuleType, reps: int, heavy: bool) -> None:
         canvas = np.random.default_rng(h).integers(0, 256, (h // 8, w // 8, 3), dtype=np.uint8)
         rgb = cv2.resize(canvas, (w, h), interpolation=cv2.INTER_LINEAR)
         layer = after.hint_layer(h, w, s.points, s.strokes)
-        times: dict[str, list[float]] = {"before": [], "after": []}
-        for mod in (before, after):  # warm-up
-            mod.flatten_regions(rgb, gray, layer)
+        outs = [mod.flatten_regions(rgb, gray, layer) for mod in (before, after)]  # warm-up
+        differ = int(np.count_nonzero((outs[0] != outs[1]).any(axis=2)))
+        cpu: dict[str, list[float]] = {"before": [], "after": []}
+        wall: dict[str, list[float]] = {"before": [], "after": []}
         for _ in range(reps):
             for name, mod in (("before", before), ("after", after)):
-                t0 = time.perf_counter()
+                t0, c0 = time.perf_counter(), time.thread_time()
                 mod.flatten_regions(rgb, gray, layer)
-                times[name].append(time.perf_counter() - t0)
-        b, a = (statistics.median(times[k]) for k in ("before", "after"))
-        ms = f"before {1000 * b:.0f} ms, after {1000 * a:.0f} ms"
-        print(f"regions + fill {w}x{h}: {ms}, before/after {b / a:.1f}x")
+                cpu[name].append(time.thread_time() - c0)
+                wall[name].append(time.perf_counter() - t0)
+        b, a = (statistics.median(cpu[k]) for k in ("before", "after"))
+        bm, am = (min(cpu[k]) for k in ("before", "after"))
+        bw, aw = (statistics.median(wall[k]) for k in ("before", "after"))
+        print(
+            f"regions + fill {w}x{h}, CPU ms min/median: before {1000 * bm:.0f}/{1000 * b:.0f}, "
+            f"after {1000 * am:.0f}/{1000 * a:.0f}, before/after {bm / am:.2f}x/{b / a:.2f}x; "
+            f"wall median before {1000 * bw:.0f}, after {1000 * aw:.0f}; {differ} px differ"
+        )
     if heavy:
         h, w = 3000, 4000
         rng = np.random.default_rng(4096)
@@ -132,7 +153,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("what", choices=("speed", "quality"))
     parser.add_argument("--before", default="8bdc932", help="git revision of the earlier flatten.py")
-    parser.add_argument("--reps", type=int, default=5)
+    parser.add_argument("--reps", type=int, default=9)
     parser.add_argument("--heavy", action="store_true", help="speed: also the heaviest stroke (slow before)")
     parser.add_argument("--limit", type=int, default=8, help="quality: test pairs per source")
     parser.add_argument("--gap-widths", default="3,7,15")

@@ -7,7 +7,7 @@ import cv2
 import numpy as np
 
 from colorizer.imaging import PointHint, StrokeHint, flatten_regions, hint_layer
-from colorizer.imaging.flatten import PaintedPixels
+from colorizer.imaging.flatten import PaintedPixels, line_regions
 from colorizer.imaging.gaps import closed_regions
 
 RED, BLUE, GREEN, WHITE = (220, 30, 30), (30, 30, 220), (30, 200, 30), (255, 255, 255)
@@ -157,3 +157,15 @@ def test_more_regions_than_uint16_labels_hold() -> None:
     assert tuple(out[1, 1]) == RED  # the hinted cell, its own color
     assert tuple(out[301, 301]) == tuple(rgb[301, 301])  # an unhinted one-pixel region: the model's
     assert (out[::2] == 0).all()  # the lines drawn over
+
+
+def test_over_65535_regions_are_labelled_in_int32() -> None:
+    # A grid of one-pixel cells: 90,000 regions, more than uint16 labels hold (OpenCV's 16-bit
+    # labelling raises or, before 2025, would wrap: the int32 path must take over).
+    g = np.zeros((600, 600), np.uint8)
+    g[::2, ::2] = 255
+    labels, n = line_regions(g, gap=0, min_area=1, grow=0)
+    assert n == 300 * 300 + 1 and labels.dtype == np.int32
+    assert labels[0, 0] != labels[0, 2] and labels[0, 1] == 0
+    out = flatten_regions(_blotchy(600, 600, BLUE), g, None, gap=0, min_area=1, paper=False)
+    assert out.shape == (600, 600, 3)

@@ -10,7 +10,7 @@ TRITON_STAMP := $(TRITON_VENV)/.installed-stamp
 PROTO_SRC := protos/colorizer/v1/colorizer.proto
 PROTO_OUT := service/grpc_gen
 
-.PHONY: setup triton-env gimp proto proto-check docs docs-check lint test e2e-k8s demo data train train-real bench eval eval-real triton clean
+.PHONY: setup triton-env gimp proto proto-check docs docs-check lint test e2e-k8s demo data train train-synth train-real bench eval eval-real triton clean
 
 setup: $(STAMP)
 
@@ -70,24 +70,39 @@ demo: $(STAMP)
 data: $(STAMP)
 	$(BIN)/colorizer data --all
 
-train: $(STAMP)
+# The shipped recipe from scratch (models/MODEL_CARD.md): the synthetic phases, then the real ones.
+train: train-synth
+	$(MAKE) train-real SYNTH_MODEL=runs/demo/model.pt
+
+# Steps 0-6600 on synthetic illustrations (the earlier shipped model, the real phases' start).
+train-synth: $(STAMP)
 	$(BIN)/colorizer train --preset cpu --crop 128 --batch-size 8 --lr 1e-3 --lr-d 2e-4 --w-hint 1 \
 	  --w-a 0.003 --adv-start 3000 --hint-p-none 0.1 --hint-density-min 0.005 --hint-density-max 0.08 \
 	  --threads 2 --workers 1 --steps 3000 --out runs/demo
 	# continue: stronger hinted-cell term and a lower learning rate (adversarial term on from 3000),
-	# then a short anneal; the shipped model is the step-6600 generator (models/MODEL_CARD.md)
+	# then a short anneal
 	$(BIN)/colorizer train --resume --out runs/demo --lr 5e-4 --w-hint 3 --threads 2 --steps 6000 --max-minutes 600
 	$(BIN)/colorizer train --resume --out runs/demo --lr 2e-4 --lr-d 1e-4 --threads 2 --steps 6600 --max-minutes 600
+	$(BIN)/colorizer train --finalize runs/demo --to runs/demo/model.pt --samples runs/demo/samples.png
 
-# Work in progress (issue 12): the shipped model fine-tuned on the real pairs (train split) mixed
-# with synthetic illustrations; models/milestones/README.md has the steps reached and the figures.
-REAL_STEPS ?= 1699
+# The real phases (models/milestones/README.md): the synthetic model fine-tuned on the real pairs
+# (train split) mixed with synthetic illustrations. Phase 1 (to step 1699): 3 parts real to 1,
+# no perceptual term; phase 2 (to step 8497, the shipped model): EfficientNet-Lite0 perceptual
+# term, half real, a third of the hinted samples clicked once per region, bf16 where native.
+# SYNTH_MODEL: the synthetic model to start from (the committed step-6600 one by default).
+SYNTH_MODEL ?= models/milestones/synthetic-cpu-step6600.pt
+REAL_STEPS_1 ?= 1699
+REAL_STEPS ?= 8497
 train-real: data
 	$(BIN)/colorizer train --preset cpu --crop 128 --batch-size 8 --lr 2e-4 --lr-d 1e-4 --w-hint 3 \
 	  --w-a 0.003 --adv-start 0 --hint-p-none 0.1 --hint-density-min 0.005 --hint-density-max 0.08 \
-	  --real data/real --real-ratio 0.75 --init models/colorizer-cpu.pt --w-p 0 \
-	  --threads 2 --workers 0 --ckpt-every 100 --steps $(REAL_STEPS) --max-minutes 600 --out runs/real1
+	  --real data/real --real-ratio 0.75 --init $(SYNTH_MODEL) --w-p 0 \
+	  --threads 2 --workers 0 --ckpt-every 100 --steps $(REAL_STEPS_1) --max-minutes 600 --out runs/real1
 	$(BIN)/colorizer train --finalize runs/real1 --milestone --to runs/real1/milestone.pt --samples runs/real1/samples.png
+	$(BIN)/colorizer train --resume runs/real1/milestone.pt --out runs/real3 --perceptual efficientnet-lite0 \
+	  --w-p 0.01 --precision auto --real-ratio 0.5 --hint-p-regions 0.3 --threads 2 --workers 0 \
+	  --ckpt-every 200 --val-every 200 --sample-every 600 --steps $(REAL_STEPS) --max-minutes 600
+	$(BIN)/colorizer train --finalize runs/real3 --to runs/real3/model.pt --samples runs/real3/samples.png
 
 bench: $(STAMP) triton-env
 	$(BIN)/colorizer bench

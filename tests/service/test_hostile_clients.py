@@ -238,8 +238,12 @@ async def test_sigterm_not_serving_on_every_port_then_exit_within_grace(
         assert seen["not_serving_seen_s"] is not None and seen["not_serving_seen_s"] < 0.5, figures
         assert seen["not_serving_polls"] >= 5, figures
     assert figures["new_call_during_drain"] == ["UNAVAILABLE"], figures
-    # Cancelled at the end of the grace (or refused at once by the heavy pool's cost budget).
-    assert set(figures["in_flight_codes"]) <= {"CANCELLED", "UNAVAILABLE", "RESOURCE_EXHAUSTED"}, figures
+    # Answered within the grace, cancelled at its end, or refused at once by the heavy pool's cost
+    # budget; never an error of another kind. (Since the faster flat fill of 2026-12-02 the heavy
+    # call finishes in about 3 s, inside the grace, and comes back OK.)
+    codes = set(figures["in_flight_codes"])
+    assert codes <= {"OK", "CANCELLED", "UNAVAILABLE", "RESOURCE_EXHAUSTED"}, figures
+    assert len(figures["in_flight_codes"]) == 2, figures  # no in-flight call lost
 
 
 async def test_health_watch_and_reflection_streams_pass_the_message_decoding_interceptor(

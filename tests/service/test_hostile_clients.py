@@ -227,8 +227,9 @@ async def test_sigterm_not_serving_on_every_port_then_exit_within_grace(
         thread_stop_wait_s=1.0,
     )
     with g:
-        # Minutes of hint painting on the heavy pool, and one more waiting behind it.
-        heavy = hostile.heavy_request(900, 1200, strokes=200)
+        # Minutes of hint painting on the heavy pool, and one more waiting behind it (a 2400 px page:
+        # since the faster flat fill of 2026-12-02, 1200 px finished inside the grace).
+        heavy = hostile.heavy_request(1800, 2400, strokes=200)
         figures = await hostile.probe_sigterm(g, heavy, calls=2, health_port=health_port, signal_after_s=2.0)
     assert figures["returncode"] == 0, figures
     assert figures["exit_s"] < grace + 3.0, figures
@@ -238,12 +239,8 @@ async def test_sigterm_not_serving_on_every_port_then_exit_within_grace(
         assert seen["not_serving_seen_s"] is not None and seen["not_serving_seen_s"] < 0.5, figures
         assert seen["not_serving_polls"] >= 5, figures
     assert figures["new_call_during_drain"] == ["UNAVAILABLE"], figures
-    # Answered within the grace, cancelled at its end, or refused at once by the heavy pool's cost
-    # budget; never an error of another kind. (Since the faster flat fill of 2026-12-02 the heavy
-    # call finishes in about 3 s, inside the grace, and comes back OK.)
-    codes = set(figures["in_flight_codes"])
-    assert codes <= {"OK", "CANCELLED", "UNAVAILABLE", "RESOURCE_EXHAUSTED"}, figures
-    assert len(figures["in_flight_codes"]) == 2, figures  # no in-flight call lost
+    # Cancelled at the end of the grace (or refused at once by the heavy pool's cost budget).
+    assert set(figures["in_flight_codes"]) <= {"CANCELLED", "UNAVAILABLE", "RESOURCE_EXHAUSTED"}, figures
 
 
 async def test_health_watch_and_reflection_streams_pass_the_message_decoding_interceptor(

@@ -37,13 +37,14 @@ from colorizer.imaging import StrokeHint  # noqa: E402
 from colorizer.imaging import flatten as after  # noqa: E402
 
 
-def _show(rev: str, path: str) -> str | None:
+def show_at(rev: str, path: str) -> str | None:
     """The file at ``rev``, None where it has none."""
     done = subprocess.run(["git", "show", f"{rev}:{path}"], cwd=ROOT, capture_output=True, text=True)
     return done.stdout if done.returncode == 0 else None
 
 
-def _load(name: str, text: str) -> ModuleType:
+def load_module(name: str, text: str) -> ModuleType:
+    """Python source ``text`` imported as the module ``name`` (an older revision of a file)."""
     path = Path(tempfile.mkdtemp()) / f"{name}.py"
     path.write_text(text)
     spec = importlib.util.spec_from_file_location(name, path)
@@ -56,14 +57,14 @@ def _load(name: str, text: str) -> ModuleType:
 
 def _before(rev: str) -> ModuleType:
     """flatten.py at ``rev``, with gaps.py at ``rev`` where it imports it (not today's)."""
-    text = _show(rev, "colorizer/imaging/flatten.py")
+    text = show_at(rev, "colorizer/imaging/flatten.py")
     if text is None:
         raise SystemExit(f"no colorizer/imaging/flatten.py at {rev}")
-    gaps = _show(rev, "colorizer/imaging/gaps.py")
+    gaps = show_at(rev, "colorizer/imaging/gaps.py")
     if gaps is not None:
-        _load("gaps_before", gaps)
+        load_module("gaps_before", gaps)
         text = text.replace("from colorizer.imaging.gaps import", "from gaps_before import")
-    return _load("flatten_before", text)
+    return load_module("flatten_before", text)
 
 
 def speed(before: ModuleType, reps: int, heavy: bool) -> None:

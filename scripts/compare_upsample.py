@@ -12,11 +12,8 @@ the pixels off the lines.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from types import ModuleType
@@ -27,6 +24,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from compare_flat_fill import load_module, show_at  # noqa: E402  (scripts/, next to this file)
+
 from colorizer.data.real import load_pair  # noqa: E402
 from colorizer.imaging import upsample as current  # noqa: E402
 
@@ -35,15 +34,10 @@ CASES = ((1024, 256), (2048, 256), (2048, 512), (3000, 512))
 
 def module_at(rev: str) -> ModuleType:
     """colorizer/imaging/upsample.py as it was at ``rev``, imported under another name."""
-    text = subprocess.run(["git", "-C", str(ROOT), "show", f"{rev}:colorizer/imaging/upsample.py"],
-                          check=True, capture_output=True, text=True).stdout
-    path = Path(tempfile.mkdtemp()) / "upsample_before.py"
-    path.write_text(text)
-    spec = importlib.util.spec_from_file_location("upsample_before", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    text = show_at(rev, "colorizer/imaging/upsample.py")
+    if text is None:
+        raise SystemExit(f"no colorizer/imaging/upsample.py at {rev}")
+    return load_module("upsample_before", text)
 
 
 def main() -> int:

@@ -16,8 +16,9 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 from bench.loadgen import LoadResult, run_load
 from service.grpc_gen.colorizer.v1 import colorizer_pb2 as pb
@@ -45,13 +46,20 @@ class LoadRow:
     server_cores: float = float("nan")
     #: Peak resident memory of the server process so far, MiB.
     server_peak_rss_mib: float = float("nan")
+    #: The sketches sent ("512" or "mixed 256-2048"); "" when not named.
+    workload: str = ""
+    #: Server CPU milliseconds per image answered (all its threads: gRPC, images, model).
+    server_cpu_ms_per_image: float = float("nan")
+    #: Image-thread CPU milliseconds per image by stage, from the gateway's own
+    #: ``colorizer_stage_cpu_seconds_total`` (decode, preprocess, postprocess, encode).
+    stage_cpu_ms: dict[str, float] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, object]:
         """JSON-ready form."""
         return asdict(self)
 
 
-def row_from(target: str, concurrency: int, result: LoadResult, **extra: float) -> LoadRow:
+def row_from(target: str, concurrency: int, result: LoadResult, **extra: Any) -> LoadRow:
     """A :class:`LoadRow` from a load run (latencies in milliseconds)."""
     return LoadRow(
         target=target,
@@ -153,17 +161,33 @@ class GatewayProcess:
                 self._proc.wait()
         self._proc = None
 
-    def batch_totals(self) -> tuple[float, float]:
-        """(sum, count) of ``colorizer_batch_size`` from its /metrics page."""
+    def scrape(self) -> dict[str, float]:
+        """Its /metrics page as ``{series: value}`` (series with labels as written there)."""
         url = f"http://127.0.0.1:{self.metrics_port}/metrics"
         with urllib.request.urlopen(url, timeout=10) as response:
             text = response.read().decode()
-        values = {"colorizer_batch_size_sum": 0.0, "colorizer_batch_size_count": 0.0}
+        values = {}
         for line in text.splitlines():
-            name, _, value = line.partition(" ")
-            if name in values:
+            if line and not line.startswith("#"):
+                name, _, value = line.rpartition(" ")
                 values[name] = float(value)
-        return values["colorizer_batch_size_sum"], values["colorizer_batch_size_count"]
+        return values
+
+
+def stage_cpu_ms(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    """Image-thread CPU ms per OK image by stage, between two scrapes of the gateway."""
+    from service.metrics import CPU_STAGES
+
+    def delta(series: str) -> float:
+        return after.get(series, 0.0) - before.get(series, 0.0)
+
+    images = delta('colorizer_items_total{code="OK"}')
+    if images <= 0:
+        return {}
+    return {
+        stage: 1000 * delta(f'colorizer_stage_cpu_seconds_total{{stage="{stage}"}}') / images
+        for stage in CPU_STAGES
+    }
 
 
 async def _answers(address: str) -> bool:
@@ -198,13 +222,14 @@ def sweep(
     duration_s: float,
     target: str,
     timeout_s: float = 300.0,
+    workload: str = "",
 ) -> list[LoadRow]:
     """Closed-loop load at each concurrency for ``duration_s``, after one warm-up burst."""
     # Warm-up: the first batch of each size makes ORT plan and allocate for that shape.
     asyncio.run(run_load(gateway.address, requests, concurrency=8, total=16, timeout_s=timeout_s))
     rows = []
     for concurrency in concurrencies:
-        batch_sum0, batch_n0 = gateway.batch_totals()
+        scrape0 = gateway.scrape()
         cpu0 = cpu_seconds(gateway.pid)
         result = asyncio.run(
             run_load(
@@ -212,16 +237,23 @@ def sweep(
             )
         )
         cpu1 = cpu_seconds(gateway.pid)
-        batch_sum1, batch_n1 = gateway.batch_totals()
-        batches = batch_n1 - batch_n0
+        scrape1 = gateway.scrape()
+
+        def delta(series: str, a: dict[str, float] = scrape0, b: dict[str, float] = scrape1) -> float:
+            return b.get(series, 0.0) - a.get(series, 0.0)
+
+        batches = delta("colorizer_batch_size_count")
         rows.append(
             row_from(
                 target,
                 concurrency,
                 result,
-                mean_batch=(batch_sum1 - batch_sum0) / batches if batches else float("nan"),
+                mean_batch=delta("colorizer_batch_size_sum") / batches if batches else float("nan"),
                 server_cores=(cpu1 - cpu0) / result.wall_s,
                 server_peak_rss_mib=peak_rss_mib(gateway.pid),
+                workload=workload,
+                server_cpu_ms_per_image=1000 * (cpu1 - cpu0) / result.ok if result.ok else float("nan"),
+                stage_cpu_ms=stage_cpu_ms(scrape0, scrape1),
             )
         )
     return rows

@@ -94,6 +94,7 @@ def markdown(report: dict[str, Any]) -> str:
             _table(
                 [
                     "target",
+                    "sketches px",
                     "concurrency",
                     "images/s",
                     "p50 ms",
@@ -108,6 +109,7 @@ def markdown(report: dict[str, Any]) -> str:
                 [
                     [
                         r["target"],
+                        r.get("workload") or "-",
                         str(r["concurrency"]),
                         _f(r["images_per_s"], 2),
                         _f(r["p50_ms"], 0),
@@ -120,6 +122,26 @@ def markdown(report: dict[str, Any]) -> str:
                         _f(r.get("vs_raw"), 2) + "x" if "vs_raw" in r else "-",
                     ]
                     for r in load_rows
+                ],
+            ),
+        ]
+    cpu_rows = [r for r in report.get("gateway", {}).get("rows", []) if r.get("stage_cpu_ms")]
+    if cpu_rows:
+        names = list(cpu_rows[0]["stage_cpu_ms"])
+        parts += [
+            "## Gateway CPU per image, ms (its own `colorizer_stage_cpu_seconds_total` per OK image; "
+            "the rest of the process CPU is inference, gRPC and the event loop)\n",
+            _table(
+                ["sketches px", "concurrency", *names, "image threads", "whole process"],
+                [
+                    [
+                        r["workload"] or "-",
+                        str(r["concurrency"]),
+                        *(_f(r["stage_cpu_ms"][n], 1) for n in names),
+                        _f(sum(r["stage_cpu_ms"].values()), 1),
+                        _f(r["server_cpu_ms_per_image"], 0),
+                    ]
+                    for r in cpu_rows
                 ],
             ),
         ]
@@ -200,9 +222,13 @@ def plot(report: dict[str, Any], path: Path) -> None:
 
     rows = [*report.get("gateway", {}).get("rows", []), *report.get("triton", {}).get("rows", [])]
     fig, (ax_t, ax_l) = plt.subplots(1, 2, figsize=(12, 4.5))
-    targets = sorted({r["target"] for r in rows})
-    for i, target in enumerate(targets):
-        mine = sorted((r for r in rows if r["target"] == target), key=lambda r: r["concurrency"])
+    series = sorted({(r["target"], r.get("workload", "")) for r in rows})
+    for i, (name, load) in enumerate(series):
+        target = f"{name} {load} px" if load else name
+        mine = sorted(
+            (r for r in rows if (r["target"], r.get("workload", "")) == (name, load)),
+            key=lambda r: r["concurrency"],
+        )
         xs = [r["concurrency"] for r in mine]
         color = f"C{i}"
         ax_t.plot(xs, [r["images_per_s"] for r in mine], "o-", color=color, label=target)

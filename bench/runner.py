@@ -34,7 +34,10 @@ class BenchConfig:
     batches: tuple[int, ...] = (1, 2, 4, 8, 16)
     raw_budget_s: float = 30.0
     ceiling_quick: bool = False
-    concurrencies: tuple[int, ...] = (1, 4, 16, 64)
+    concurrencies: tuple[int, ...] = (1, 8, 32)
+    #: The gateway mode's loads, each a set of square sketch sides sent in turn (issue 15: users
+    #: send 256-2048 px pages; the model canvas is the gateway's choice).
+    gateway_workloads: tuple[tuple[int, ...], ...] = ((256,), (512,), (256, 512, 1024, 2048))
     triton_concurrencies: tuple[int, ...] = (4, 16)
     row_s: float = 12.0
     #: Seconds of raw ORT timing around each gateway row (its same-load reference).
@@ -69,6 +72,7 @@ class BenchConfig:
             raw_budget_s=0.5,
             ceiling_quick=True,
             concurrencies=(1, 4),
+            gateway_workloads=((canvas,),),
             triton_concurrencies=(2,),
             row_s=1.0,
             sketch_size=canvas,
@@ -181,10 +185,10 @@ def _requests(cfg: BenchConfig) -> tuple[list[Any], list[Any]]:
 
 
 def _gateway(cfg: BenchConfig, path: Path, work: Path, raw_best_batch: int = 0) -> dict[str, Any]:
+    from bench import workload
     from bench.gateway import running_gateway, sweep
     from bench.raw import make_session, measure_batches
 
-    _, requests = _requests(cfg)
     env = {**cfg.gateway_env, "backend": "embedded"}
     # Raw ORT brackets every row (measured just before and after it, in this process while the
     # gateway idles), so each row has a reference taken under the same background load.
@@ -199,10 +203,12 @@ def _gateway(cfg: BenchConfig, path: Path, work: Path, raw_best_batch: int = 0) 
         return {r.batch: r.batch_s for r in rows["raw"]}
 
     rows = []
+    loads = [(workload.label(sizes), workload.mixed_samples(sizes, 8)) for sizes in cfg.gateway_workloads]
     with running_gateway(env, work / "gateway-embedded.log") as gw:
         before = bracket()
-        for c in cfg.concurrencies:
-            (row,) = sweep(gw, requests, [c], duration_s=cfg.row_s, target="gateway-embedded")
+        for name, samples, c in ((n, s, c) for n, s in loads for c in cfg.concurrencies):
+            requests = [workload.to_request(s, f"bench-{i}") for i, s in enumerate(samples)]
+            (row,) = sweep(gw, requests, [c], duration_s=cfg.row_s, target="gateway-embedded", workload=name)
             after = bracket()
             ref = {b: (before[b] + after[b]) / 2 for b in ref_batches}
             rows.append(
@@ -216,7 +222,7 @@ def _gateway(cfg: BenchConfig, path: Path, work: Path, raw_best_batch: int = 0) 
                 }
             )
             before = after
-    return {"settings": env, "sketch_size": cfg.sketch_size, "rows": rows}
+    return {"settings": env, "workloads": [name for name, _ in loads], "rows": rows}
 
 
 def _triton(cfg: BenchConfig, _path: Path, work: Path) -> dict[str, Any]:

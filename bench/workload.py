@@ -76,6 +76,16 @@ def samples(size: int, count: int) -> list[Sample]:
     return [sample(size, size, seed=i) for i in range(count)]
 
 
+def mixed_samples(sizes: tuple[int, ...], count: int) -> list[Sample]:
+    """``count`` different square samples, their sides taking ``sizes`` in turn (a mixed load)."""
+    return [sample(sizes[i % len(sizes)], sizes[i % len(sizes)], seed=i) for i in range(count)]
+
+
+def label(sizes: tuple[int, ...]) -> str:
+    """A workload's name: its one size ("512"), or "mixed 256-2048"."""
+    return str(sizes[0]) if len(sizes) == 1 else f"mixed {min(sizes)}-{max(sizes)}"
+
+
 def to_request(s: Sample, request_id: str = "") -> pb.ColorizeRequest:
     """The ``colorizer.v1.ColorizeRequest`` carrying ``s`` (PNG out, original size)."""
 

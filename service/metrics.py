@@ -16,11 +16,17 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, star
 #: The stages a request passes through, as the ``stage`` label of ``colorizer_stage_seconds``.
 STAGES = ("decode", "preprocess", "queue", "inference", "postprocess", "total")
 
+#: The stages whose CPU the image threads count, as the ``stage`` label of
+#: ``colorizer_stage_cpu_seconds_total`` (postprocess without encode; inference runs in the
+#: backend's own threads and is the process CPU less these).
+CPU_STAGES = ("decode", "preprocess", "postprocess", "encode")
+
 #: Every metric name this module exports (histograms add _bucket/_sum/_count, counters _total).
 METRIC_NAMES = (
     "colorizer_requests_total",
     "colorizer_items_total",
     "colorizer_stage_seconds",
+    "colorizer_stage_cpu_seconds_total",
     "colorizer_batch_size",
     "colorizer_queue_depth",
     "colorizer_in_flight_requests",
@@ -39,6 +45,7 @@ class Metrics:
     requests: Counter
     items: Counter
     stage_seconds: Histogram
+    stage_cpu_seconds: Counter
     batch_size: Histogram
     queue_depth: Gauge
     in_flight: Gauge
@@ -49,6 +56,11 @@ class Metrics:
         """Record one request's per-stage seconds (keys from :data:`STAGES`)."""
         for stage, seconds in timings.items():
             self.stage_seconds.labels(stage=stage).observe(seconds)
+
+    def add_cpu(self, cpu: dict[str, float]) -> None:
+        """Add one request's image-thread CPU seconds per stage (keys from :data:`CPU_STAGES`)."""
+        for stage, seconds in cpu.items():
+            self.stage_cpu_seconds.labels(stage=stage).inc(max(seconds, 0.0))
 
     def track_queue_depth(self, depth: Callable[[], float]) -> None:
         """Read the queue depth from ``depth`` at each scrape."""
@@ -78,6 +90,13 @@ def create_metrics(max_batch_size: int) -> Metrics:
             "Seconds one image spent in each stage",
             ["stage"],
             buckets=_LATENCY_BUCKETS,
+            registry=registry,
+        ),
+        stage_cpu_seconds=Counter(
+            "colorizer_stage_cpu_seconds_total",
+            "CPU seconds the image threads spent per stage, over all images (a per-image cost is "
+            "its rate over colorizer_items_total's)",
+            ["stage"],
             registry=registry,
         ),
         batch_size=Histogram(
@@ -110,6 +129,8 @@ def create_metrics(max_batch_size: int) -> Metrics:
     )
     for stage in STAGES:  # so every stage series exists from the first scrape
         metrics.stage_seconds.labels(stage=stage)
+    for stage in CPU_STAGES:
+        metrics.stage_cpu_seconds.labels(stage=stage)
     return metrics
 
 

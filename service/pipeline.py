@@ -103,6 +103,9 @@ class ColorizeOutput:
     #: Seconds per stage (keys: decode, preprocess, queue, inference, postprocess, total).
     timings: dict[str, float]
     hint_cells: int
+    #: CPU seconds of the image threads per stage (keys from ``metrics.CPU_STAGES``): postprocess
+    #: without encode, and encode apart, so a profile of the gateway's own cost needs no profiler.
+    cpu: dict[str, float] = field(default_factory=dict)
     #: The layered file ("" format: none asked for).
     layers: bytes = b""
     layers_format: str = ""
@@ -306,6 +309,7 @@ class Pipeline:
             raise error from exc
         self._metrics.items.labels(code=Code.OK.name).inc()
         self._metrics.observe_stages(result.timings)
+        self._metrics.add_cpu(result.cpu)
         return result
 
     async def _colorize(self, item: ColorizeInput) -> ColorizeOutput:
@@ -314,18 +318,27 @@ class Pipeline:
         self._check_canvas(item.canvas)
         job = _Job(item.deadline)
         timings: dict[str, float] = {}
+        cpu: dict[str, float] = {}
         cost = self._estimate(item)
         heavy = cost >= self._heavy_threshold
         if heavy:
             self._admit_heavy(cost)
         try:
             mark = time.monotonic()
-            gray, alpha, hint_rgba = await self._in_thread(self._executor, job, self._decode, item, job)
+            gray, alpha, hint_rgba = await self._in_thread(
+                self._executor, job, _on_cpu(cpu, "decode", self._decode), item, job
+            )
             timings["decode"] = time.monotonic() - mark
 
             mark = time.monotonic()
             prepared = await self._in_thread(
-                self._executor, job, self._preprocess, item, gray, hint_rgba, alpha
+                self._executor,
+                job,
+                _on_cpu(cpu, "preprocess", self._preprocess),
+                item,
+                gray,
+                hint_rgba,
+                alpha,
             )
             timings["preprocess"] = time.monotonic() - mark
 
@@ -339,7 +352,14 @@ class Pipeline:
             mark = time.monotonic()
             pool = self._heavy_executor if heavy else self._executor
             image, width, height, layers = await self._in_thread(
-                pool, job, self._postprocess, done.value, prepared, item, job
+                pool,
+                job,
+                _on_cpu(cpu, "postprocess", self._postprocess),
+                done.value,
+                prepared,
+                item,
+                job,
+                cpu,
             )
             timings["postprocess"] = time.monotonic() - mark
         finally:
@@ -363,6 +383,7 @@ class Pipeline:
             model_version=self._backend.model_version,
             timings=timings,
             hint_cells=prepared.hint_cells,
+            cpu=cpu,
             layers=layers,
             layers_format=item.output.layers,
         )
@@ -436,7 +457,7 @@ class Pipeline:
         return _Prepared(gray, fitted, canvas, encoding.encode_sketch(fitted), hint, cells, hint_rgba, alpha)
 
     def _postprocess(
-        self, color: F32, prepared: _Prepared, item: ColorizeInput, job: _Job
+        self, color: F32, prepared: _Prepared, item: ColorizeInput, job: _Job, cpu: dict[str, float]
     ) -> tuple[bytes, int, int, bytes]:
         output = item.output
         rgb = encoding.decode_color(color)
@@ -474,9 +495,12 @@ class Pipeline:
         elif output.overlay_lines or guided:  # the guided colors leave the lines to the sketch
             rgb = imaging.overlay_lines(rgb, lines)
         job.check()
+        mark = time.thread_time()
         image, layers = _encode_output(
             rgb, colors, flats, lines, hints, prepared, output, self._settings.max_message_bytes
         )
+        # Counted apart; _on_cpu subtracts it from postprocess.
+        cpu["encode"] = time.thread_time() - mark
         return image, rgb.shape[1], rgb.shape[0], layers
 
     def _check_canvas(self, canvas: int) -> None:
@@ -502,6 +526,19 @@ class Pipeline:
             self._metrics.backend_errors.labels(kind=Code.INTERNAL.name).inc()
             raise
         return list(color)
+
+
+def _on_cpu(cpu: dict[str, float], stage: str, fn: Callable[..., _R]) -> Callable[..., _R]:
+    """``fn`` recording its thread's CPU seconds in ``cpu[stage]`` (less any stage it recorded
+    itself, e.g. encode inside postprocess), when it returns."""
+
+    def run(*args: object) -> _R:
+        start, inner = time.thread_time(), sum(cpu.values())
+        result = fn(*args)
+        cpu[stage] = time.thread_time() - start - (sum(cpu.values()) - inner)
+        return result
+
+    return run
 
 
 def _check_output(output: OutputOptions) -> None:

@@ -16,7 +16,7 @@ from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 from service.grpc_gen.colorizer.v1 import colorizer_pb2 as pb
 from service.grpc_gen.colorizer.v1 import colorizer_pb2_grpc as pb_grpc
-from service.metrics import METRIC_NAMES, STAGES
+from service.metrics import CPU_STAGES, METRIC_NAMES, STAGES
 from service.server import SERVICE_NAME, Gateway
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -237,6 +237,26 @@ async def test_metrics_endpoint_serves_every_listed_metric(
     method = "/colorizer.v1.Colorizer/Colorize"
     assert metric_value(text, f'colorizer_requests_total{{code="OK",method="{method}"}}') >= 1
     assert metric_value(text, "colorizer_backend_ready") == 1
+
+
+async def test_stage_cpu_counters_grow_and_stay_within_their_stages_wall_time(
+    stub: pb_grpc.ColorizerStub, gateway: Gateway
+) -> None:
+    before = scrape(gateway.metrics_port)
+    await stub.Colorize(request(sketch_image(400, 300)), timeout=30)
+    after = scrape(gateway.metrics_port)
+
+    def grew(series: str) -> float:
+        return metric_value(after, series) - metric_value(before, series)
+
+    cpu = {stage: grew(f'colorizer_stage_cpu_seconds_total{{stage="{stage}"}}') for stage in CPU_STAGES}
+    wall = {stage: grew(f'colorizer_stage_seconds_sum{{stage="{stage}"}}') for stage in STAGES}
+    assert all(seconds > 0 for seconds in cpu.values()), cpu
+    # One thread's CPU inside a stage cannot exceed that stage's wall time (encode is inside
+    # postprocess's wall time and counted apart from it).
+    assert cpu["decode"] <= wall["decode"]
+    assert cpu["preprocess"] <= wall["preprocess"]
+    assert cpu["postprocess"] + cpu["encode"] <= wall["postprocess"]
 
 
 async def test_request_counter_records_the_error_code(stub: pb_grpc.ColorizerStub, gateway: Gateway) -> None:

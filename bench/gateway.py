@@ -174,18 +174,20 @@ class GatewayProcess:
         return values
 
 
+def grown(before: dict[str, float], after: dict[str, float], series: str) -> float:
+    """How much ``series`` grew between two :meth:`GatewayProcess.scrape` pages."""
+    return after.get(series, 0.0) - before.get(series, 0.0)
+
+
 def stage_cpu_ms(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
     """Image-thread CPU ms per OK image by stage, between two scrapes of the gateway."""
     from service.metrics import CPU_STAGES
 
-    def delta(series: str) -> float:
-        return after.get(series, 0.0) - before.get(series, 0.0)
-
-    images = delta('colorizer_items_total{code="OK"}')
+    images = grown(before, after, 'colorizer_items_total{code="OK"}')
     if images <= 0:
         return {}
     return {
-        stage: 1000 * delta(f'colorizer_stage_cpu_seconds_total{{stage="{stage}"}}') / images
+        stage: 1000 * grown(before, after, f'colorizer_stage_cpu_seconds_total{{stage="{stage}"}}') / images
         for stage in CPU_STAGES
     }
 
@@ -238,17 +240,15 @@ def sweep(
         )
         cpu1 = cpu_seconds(gateway.pid)
         scrape1 = gateway.scrape()
-
-        def delta(series: str, a: dict[str, float] = scrape0, b: dict[str, float] = scrape1) -> float:
-            return b.get(series, 0.0) - a.get(series, 0.0)
-
-        batches = delta("colorizer_batch_size_count")
+        batches = grown(scrape0, scrape1, "colorizer_batch_size_count")
         rows.append(
             row_from(
                 target,
                 concurrency,
                 result,
-                mean_batch=delta("colorizer_batch_size_sum") / batches if batches else float("nan"),
+                mean_batch=grown(scrape0, scrape1, "colorizer_batch_size_sum") / batches
+                if batches
+                else float("nan"),
                 server_cores=(cpu1 - cpu0) / result.wall_s,
                 server_peak_rss_mib=peak_rss_mib(gateway.pid),
                 workload=workload,

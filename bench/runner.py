@@ -203,7 +203,7 @@ def _gateway(cfg: BenchConfig, path: Path, work: Path, raw_best_batch: int = 0) 
         return {r.batch: r.batch_s for r in rows["raw"]}
 
     rows = []
-    loads = [(workload.label(sizes), workload.mixed_samples(sizes, 8)) for sizes in cfg.gateway_workloads]
+    loads = [(workload.label(sizes), workload.samples(sizes, 8)) for sizes in cfg.gateway_workloads]
     with running_gateway(env, work / "gateway-embedded.log") as gw:
         before = bracket()
         for name, samples, c in ((n, s, c) for n, s in loads for c in cfg.concurrencies):

@@ -71,14 +71,11 @@ def sample(height: int, width: int, *, seed: int = 0, n_points: int = 8) -> Samp
     return Sample(data.tobytes(), width, height, points, (stroke,))
 
 
-def samples(size: int, count: int) -> list[Sample]:
-    """``count`` different square samples of ``size`` pixels."""
-    return [sample(size, size, seed=i) for i in range(count)]
-
-
-def mixed_samples(sizes: tuple[int, ...], count: int) -> list[Sample]:
-    """``count`` different square samples, their sides taking ``sizes`` in turn (a mixed load)."""
-    return [sample(sizes[i % len(sizes)], sizes[i % len(sizes)], seed=i) for i in range(count)]
+def samples(sizes: int | tuple[int, ...], count: int) -> list[Sample]:
+    """``count`` different square samples, their sides taking ``sizes`` in turn (one size, or a
+    mixed load)."""
+    sides = (sizes,) if isinstance(sizes, int) else sizes
+    return [sample(sides[i % len(sides)], sides[i % len(sides)], seed=i) for i in range(count)]
 
 
 def label(sizes: tuple[int, ...]) -> str:

@@ -93,7 +93,7 @@ def create_metrics(max_batch_size: int) -> Metrics:
             registry=registry,
         ),
         stage_cpu_seconds=Counter(
-            "colorizer_stage_cpu_seconds_total",
+            "colorizer_stage_cpu_seconds",
             "CPU seconds the image threads spent per stage, over all images (a per-image cost is "
             "its rate over colorizer_items_total's)",
             ["stage"],

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -98,14 +99,20 @@ def peak_rss_mib(pid: int) -> float:
 
 
 class GatewayProcess:
-    """``colorizer serve`` in a child process on free ports, with the given settings as env vars."""
+    """``colorizer serve`` in a child process on free ports, with the given settings as env vars.
 
-    def __init__(self, settings: dict[str, str], log_path: Path) -> None:
+    With ``profile``, it runs under py-spy (:mod:`bench.profile`), which writes its collapsed
+    stacks there when the gateway exits; :attr:`pid` is then still the gateway's own.
+    """
+
+    def __init__(self, settings: dict[str, str], log_path: Path, profile: Path | None = None) -> None:
         self.port = free_port()
         self.metrics_port = free_port()
         self.settings = dict(settings)
         self._log_path = log_path
+        self._profile = profile
         self._proc: subprocess.Popen[bytes] | None = None
+        self._pid = 0
 
     @property
     def address(self) -> str:
@@ -117,7 +124,14 @@ class GatewayProcess:
         """The gateway's process id."""
         if self._proc is None:
             raise RuntimeError("gateway not started")
-        return self._proc.pid
+        if self._profile is None:
+            return self._proc.pid
+        if not self._pid:  # under py-spy: its one child
+            children = Path(f"/proc/{self._proc.pid}/task/{self._proc.pid}/children").read_text().split()
+            if not children:
+                raise RuntimeError("py-spy has not started the gateway yet")
+            self._pid = int(children[0])
+        return self._pid
 
     def start(self, timeout_s: float = 120.0) -> None:
         """Start it and wait until GetModelInfo answers."""
@@ -129,9 +143,15 @@ class GatewayProcess:
             COLORIZER_METRICS_PORT=str(self.metrics_port),
         )
         self._log_path.parent.mkdir(parents=True, exist_ok=True)
+        command = [sys.executable, "-m", "colorizer.cli", "serve"]
+        if self._profile is not None:
+            from bench.profile import record_command
+
+            command = record_command(self._profile, command)
+        self._pid = 0
         with self._log_path.open("ab") as log:
             self._proc = subprocess.Popen(
-                [sys.executable, "-m", "colorizer.cli", "serve"],
+                command,
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -153,7 +173,12 @@ class GatewayProcess:
         if self._proc is None:
             return
         if self._proc.poll() is None:
-            self._proc.terminate()
+            if self._profile is not None:
+                # The gateway's own SIGTERM (a clean exit); py-spy then writes its file and exits.
+                with contextlib.suppress(RuntimeError, OSError):
+                    os.kill(self.pid, signal.SIGTERM)
+            else:
+                self._proc.terminate()
             try:
                 self._proc.wait(15)
             except subprocess.TimeoutExpired:
@@ -206,9 +231,11 @@ async def _answers(address: str) -> bool:
 
 
 @contextlib.contextmanager
-def running_gateway(settings: dict[str, str], log_path: Path) -> Iterator[GatewayProcess]:
-    """A started :class:`GatewayProcess`, stopped on exit."""
-    gateway = GatewayProcess(settings, log_path)
+def running_gateway(
+    settings: dict[str, str], log_path: Path, profile: Path | None = None
+) -> Iterator[GatewayProcess]:
+    """A started :class:`GatewayProcess` (under py-spy with ``profile``), stopped on exit."""
+    gateway = GatewayProcess(settings, log_path, profile)
     gateway.start()
     try:
         yield gateway

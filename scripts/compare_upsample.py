@@ -29,7 +29,7 @@ from compare_flat_fill import load_module, show_at  # noqa: E402  (scripts/, nex
 from colorizer.data.real import load_pair  # noqa: E402
 from colorizer.imaging import upsample as current  # noqa: E402
 
-CASES = ((1024, 256), (2048, 256), (2048, 512), (3000, 512))
+CASES = ((256, 256), (512, 256), (1024, 256), (2048, 256), (2048, 512), (3000, 512))
 
 
 def module_at(rev: str) -> ModuleType:
@@ -72,7 +72,7 @@ def main() -> int:
                 times[key].append(time.thread_time() - start)
                 errors[key].append(float(np.abs(out.astype(np.int16) - truth)[off_lines].mean()))
         tb, ta = (float(np.median(times[k])) * 1000 for k in ("before", "after"))
-        print(f"| {side} / {canvas} | {tb:.0f} | {ta:.0f} | {tb / ta:.2f}x "
+        print(f"| {side} / {canvas} | {tb:.1f} | {ta:.1f} | {tb / ta:.2f}x "
               f"| {np.mean(errors['before']):.2f} | {np.mean(errors['after']):.2f} |")
     return 0
 

@@ -496,9 +496,7 @@ class Pipeline:
             rgb = imaging.overlay_lines(rgb, lines)
         job.check()
         mark = time.thread_time()
-        image, layers = _encode_output(
-            rgb, colors, flats, lines, hints, prepared, output, self._settings.max_message_bytes
-        )
+        image, layers = _encode_output(rgb, colors, flats, lines, hints, prepared, output, self._settings)
         # Counted apart; _on_cpu subtracts it from postprocess.
         cpu["encode"] = time.thread_time() - mark
         return image, rgb.shape[1], rgb.shape[0], layers
@@ -568,7 +566,7 @@ def _encode_output(
     hints: np.ndarray | None,
     prepared: _Prepared,
     output: OutputOptions,
-    max_message_bytes: int,
+    settings: Settings,
 ) -> tuple[bytes, bytes]:
     """The encoded image (the sketch's transparent background kept, or on paper) and the layered
     file ("" unless asked for): the model's ``colors``, the ``flats`` without lines, the line art."""
@@ -582,12 +580,13 @@ def _encode_output(
         if output.format == "jpeg"
         else alpha_channel.with_alpha(rgb, alpha)
     )
-    image = imaging.encode_image(pixels, output.format, output.quality)
+    image = imaging.encode_image(pixels, output.format, output.quality, settings.png_encoder)
     if not output.layers or flats is None or hints is None:
         return image, b""
     stack = layered.build_layers(colors, flats, lines, hints, alpha)
     merged = alpha_channel.with_alpha(imaging.overlay_lines(flats, lines), alpha)
     layers = layered.encode_layers(stack, merged, output.layers)  # type: ignore[arg-type]
+    max_message_bytes = settings.max_message_bytes
     if len(layers) + len(image) > max_message_bytes:
         raise InvalidInputError(  # not retryable: the same request gives the same size
             f"output.layers: the layered file ({len(layers)} bytes) and the image exceed the "

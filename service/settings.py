@@ -168,6 +168,11 @@ class Settings(BaseSettings):
         description="After grace_s, how long cancelled image work gets to stop before the process "
         "exits without it (exit within grace_s + this + ~1 s, always).",
     )
+    png_encoder: Literal["fpng", "libpng"] = Field(
+        "fpng",
+        description="PNG writer of the results: fpng (3-4x less CPU per image, files ~3-20% larger) "
+        "or libpng (OpenCV's, smaller files). Both lossless.",
+    )
     max_message_bytes: int = Field(
         32 * 2**20, ge=1024, description="Largest gRPC message received or sent, in bytes."
     )

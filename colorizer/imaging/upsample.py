@@ -41,8 +41,10 @@ BAND_CANVAS_PX = 2.0
 MIN_BAND_PX = 1.5
 #: The nearest-reliable-pixel search runs on blocks above this many pixels (see _nearest_reliable).
 SEARCH_PIXELS = 2**20
+#: Blocks of the nearest-reliable search are up to 1/BLOCK_BANDS of the band wide.
+BLOCK_BANDS = 2
 #: Region means are taken over a regular sample of about this many pixels.
-MEAN_SAMPLE_PIXELS = 2**19
+MEAN_SAMPLE_PIXELS = 2**16
 
 
 def band_width(scale: float) -> float:
@@ -158,7 +160,7 @@ def _nearest_reliable(
     full-size one.
     """
     height, width = reliable.shape
-    f = max(1, int(np.ceil(np.sqrt(height * width / SEARCH_PIXELS))), int(band // 4))
+    f = max(1, int(np.ceil(np.sqrt(height * width / SEARCH_PIXELS))), int(band // BLOCK_BANDS))
     if f > 1:
         bh, bw = -(-height // f), -(-width // f)
         padded = np.zeros((bh * f, bw * f), dtype=np.uint8)
@@ -173,12 +175,13 @@ def _nearest_reliable(
         (~blocks).astype(np.uint8), cv2.DIST_L2, 3, labelType=cv2.DIST_LABEL_PIXEL
     )
     # Label k of DIST_LABEL_PIXEL is the k-th zero (reliable) block in raster order.
-    by, bx = np.divmod(np.flatnonzero(blocks.ravel()).astype(np.int32), np.int32(blocks.shape[1]))
-    centers = np.minimum(by * f + f // 2, height - 1) * width + np.minimum(bx * f + f // 2, width - 1)
-    source = centers[np.asarray(nearest, dtype=np.int32).ravel() - 1]  # per block
+    reliable_blocks = np.flatnonzero(blocks.ravel()).astype(np.int32)
     if f == 1:
-        return np.asarray(source[todo])
-    # Each pixel takes its block's source: index arithmetic on the band's pixels only, rather
-    # than a full-size array of sources.
-    ty, tx = np.divmod(todo, width)
-    return np.asarray(source[(ty // f) * blocks.shape[1] + tx // f])
+        return np.asarray(reliable_blocks[np.asarray(nearest, dtype=np.int32).ravel()[todo] - 1])
+    by, bx = np.divmod(reliable_blocks, np.int32(blocks.shape[1]))
+    centers = np.minimum(by * f + f // 2, height - 1) * width + np.minimum(bx * f + f // 2, width - 1)
+    source = centers[np.asarray(nearest, dtype=np.int32) - 1]  # per block [bh, bw]
+    # Each pixel takes its block's source: the block map blown up f times (a nearest resize, far
+    # cheaper than block indices computed per pixel), read at the band's pixels.
+    full = cv2.resize(source, (source.shape[1] * f, source.shape[0] * f), interpolation=cv2.INTER_NEAREST)
+    return np.asarray(np.ascontiguousarray(full[:height, :width]).ravel()[todo])

@@ -22,6 +22,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
+import cv2
 import numpy as np
 
 from colorizer import contract, encoding, imaging
@@ -240,6 +241,8 @@ class Pipeline:
 
     async def start(self) -> None:
         """Start the image threads and the batcher of the smallest canvas."""
+        if self._settings.opencv_threads:  # process-wide: the image threads are OpenCV's only users
+            cv2.setNumThreads(self._settings.opencv_threads)
         self._executor = concurrent.futures.ThreadPoolExecutor(
             self._settings.worker_threads(), thread_name_prefix="image"
         )

@@ -36,6 +36,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="model canvas side served by the gateway (default: the contract's 256)",
     )
     parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="run the embedded gateway under py-spy: where its CPU goes, in bench.md and "
+        "gateway-profile.txt (collapsed stacks; speedscope.app and flamegraph.pl open them). "
+        "The sampler takes some CPU: quote throughput from a run without it",
+    )
+    parser.add_argument(
         "--workdir",
         type=Path,
         default=None,
@@ -63,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"colorizer bench: --input-size: {exc}", file=sys.stderr)
         return 2
-    cfg = BenchConfig.make(args.model_repository, canvas, quick=args.quick, modes=modes)
+    cfg = BenchConfig.make(args.model_repository, canvas, quick=args.quick, modes=modes, profile=args.profile)
     logging.getLogger("export").setLevel(logging.WARNING)
 
     def progress(message: str) -> None:

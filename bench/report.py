@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,11 @@ def write_report(report: dict[str, Any], out_dir: Path) -> dict[str, Path]:
     """``bench.json``, ``bench.md`` and ``bench.png`` in ``out_dir``; returns their paths."""
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = {"json": out_dir / "bench.json", "markdown": out_dir / "bench.md", "plot": out_dir / "bench.png"}
+    profile = report.get("gateway", {}).get("profile")
+    if profile and Path(profile["file"]).is_file():  # the stacks, next to the report
+        paths["profile"] = out_dir / "gateway-profile.txt"
+        shutil.copyfile(profile["file"], paths["profile"])
+        profile["file"] = paths["profile"].name
     paths["json"].write_text(json.dumps(report, indent=2, default=_jsonable) + "\n")
     paths["markdown"].write_text(markdown(report))
     plot(report, paths["plot"])
@@ -89,8 +95,11 @@ def markdown(report: dict[str, Any]) -> str:
         ]
     load_rows = [*report.get("gateway", {}).get("rows", []), *report.get("triton", {}).get("rows", [])]
     if load_rows:
+        sketches = report.get("gateway", {}).get("sketches") or report.get("triton", {}).get("sketches")
         parts += [
             "## gRPC load (closed loop)\n",
+            f"Sketches: {sketches or 'drawn by bench/workload.py'}; 8 dabs and a stroke each; PNG out "
+            "at the original size; the load generator is its own process.\n",
             _table(
                 [
                     "target",
@@ -145,6 +154,20 @@ def markdown(report: dict[str, Any]) -> str:
                 ],
             ),
         ]
+    profile = report.get("gateway", {}).get("profile")
+    if profile and profile["samples"]:
+        threads = ", ".join(f"{k} {100 * v:.0f}%" for k, v in profile["threads"].items())
+        parts += [
+            f"## Where the gateway's CPU goes (py-spy, {profile['samples']} samples of its Python "
+            "threads over the whole gateway mode; `gateway-profile.txt` holds the stacks)
+",
+            f"Samples by thread: {threads}. ONNX Runtime's own pool threads are not Python threads: "
+            "the model's share is the `onnxruntime` thread that waits in `Session.run`.\n",
+            _table(
+                ["function (self time)", "file", "share of samples"],
+                [[f"`{x['function']}`", x["file"], _f(100 * x["share"], 1) + "%"] for x in profile["self_time"]],
+            ),
+        ]
     for mode in ("gateway", "triton"):
         if "skipped" in report.get(mode, {}):
             parts.append(f"Mode {mode} skipped: {report[mode]['skipped']}\n")
@@ -153,7 +176,8 @@ def markdown(report: dict[str, Any]) -> str:
         names = list(stages["rows"][0]["ms"])
         parts += [
             f"## Image stages, ms per image (one thread; inference = the {stages['canvas']}px canvas, "
-            "batch 1)\n",
+            f"batch 1; one inference on a {stages.get('reference_canvas', '-')} px canvas: "
+            f"{_f(stages.get('reference_inference_ms'))} ms)\n",
             _table(
                 ["sketch px", *names, "pre+post", "inference", "pre+post / inference", "flat fill (opt-in)"],
                 [

@@ -45,13 +45,25 @@ class BenchConfig:
     sketch_size: int = 512
     stage_sizes: tuple[int, ...] = (256, 512, 1024, 2048)
     stage_budget_s: float = 0.5
+    #: The canvas whose one inference the pre+post cost of the largest sketch is compared with.
+    reference_canvas: int = 512
     #: Flat-fill page sizes (height, width), and whether to time the heaviest stroke too.
     flat_sizes: tuple[tuple[int, int], ...] = ((2048, 2048), (2700, 3000))
     flat_heavy: bool = True
     gateway_env: dict[str, str] = field(default_factory=dict)
+    #: Run the embedded gateway under py-spy (:mod:`bench.profile`): where its CPU goes.
+    profile: bool = False
 
     @classmethod
-    def make(cls, model_repository: Path, canvas: int, *, quick: bool, modes: tuple[str, ...]) -> BenchConfig:
+    def make(
+        cls,
+        model_repository: Path,
+        canvas: int,
+        *,
+        quick: bool,
+        modes: tuple[str, ...],
+        profile: bool = False,
+    ) -> BenchConfig:
         """The default (about 5 minutes on 2 cores) or the quick (seconds) configuration."""
         threads = os.cpu_count() or 1
         env = {
@@ -62,7 +74,7 @@ class BenchConfig:
             "max_batch_size": "16",
         }
         if not quick:
-            return cls(model_repository, canvas, threads, modes, gateway_env=env)
+            return cls(model_repository, canvas, threads, modes, gateway_env=env, profile=profile)
         return cls(
             model_repository,
             canvas,
@@ -78,9 +90,11 @@ class BenchConfig:
             sketch_size=canvas,
             stage_sizes=(64, 128),
             stage_budget_s=0.02,
+            reference_canvas=canvas,
             flat_sizes=((64, 96),),
             flat_heavy=False,
             gateway_env=env,
+            profile=profile,
         )
 
 
@@ -180,8 +194,14 @@ def _raw(cfg: BenchConfig, path: Path, _work: Path) -> dict[str, Any]:
 def _requests(cfg: BenchConfig) -> tuple[list[Any], list[Any]]:
     from bench import workload
 
-    samples = workload.samples(cfg.sketch_size, 8)
+    samples = workload.samples(cfg.sketch_size, 8, workload.real_line_art(8))
     return samples, [workload.to_request(s, f"bench-{i}") for i, s in enumerate(samples)]
+
+
+def _sketches(line_art: list[Any]) -> str:
+    if not line_art:
+        return "drawn by bench/workload.py (data/real not prepared: `make data`)"
+    return f"human-drawn: {len(line_art)} line arts of data/real's test split, scaled to each size"
 
 
 def _gateway(cfg: BenchConfig, path: Path, work: Path, raw_best_batch: int = 0) -> dict[str, Any]:
@@ -203,8 +223,10 @@ def _gateway(cfg: BenchConfig, path: Path, work: Path, raw_best_batch: int = 0) 
         return {r.batch: r.batch_s for r in rows["raw"]}
 
     rows = []
-    loads = [(workload.label(sizes), workload.samples(sizes, 8)) for sizes in cfg.gateway_workloads]
-    with running_gateway(env, work / "gateway-embedded.log") as gw:
+    line_art = workload.real_line_art(8)
+    loads = [(workload.label(sizes), workload.samples(sizes, 8, line_art)) for sizes in cfg.gateway_workloads]
+    profile = work / "gateway-profile.txt" if cfg.profile else None
+    with running_gateway(env, work / "gateway-embedded.log", profile) as gw:
         before = bracket()
         for name, samples, c in ((n, s, c) for n, s in loads for c in cfg.concurrencies):
             requests = [workload.to_request(s, f"bench-{i}") for i, s in enumerate(samples)]
@@ -222,10 +244,21 @@ def _gateway(cfg: BenchConfig, path: Path, work: Path, raw_best_batch: int = 0) 
                 }
             )
             before = after
-    return {"settings": env, "workloads": [name for name, _ in loads], "rows": rows}
+    result: dict[str, Any] = {
+        "settings": env,
+        "sketches": _sketches(line_art),
+        "workloads": [name for name, _ in loads],
+        "rows": rows,
+    }
+    if profile is not None:
+        from bench.profile import summarize
+
+        result["profile"] = {**summarize(profile).as_dict(), "file": str(profile)}
+    return result
 
 
 def _triton(cfg: BenchConfig, _path: Path, work: Path) -> dict[str, Any]:
+    from bench import workload
     from bench.gateway import running_gateway, sweep
     from bench.triton_direct import direct_sweep
     from export.triton_local import LocalTriton, TritonError
@@ -256,12 +289,13 @@ def _triton(cfg: BenchConfig, _path: Path, work: Path) -> dict[str, Any]:
                     rows.extend(run())
     return {
         "settings": {k: v for k, v in env.items() if k != "triton_url"},
+        "sketches": _sketches(workload.real_line_art(8)),
         "rows": [r.as_dict() for r in rows],
     }
 
 
 def _stages(cfg: BenchConfig, path: Path, _work: Path) -> dict[str, Any]:
-    from bench.stages import growth_exponents, measure_flat_fill, measure_stages
+    from bench.stages import growth_exponents, inference_ms, measure_flat_fill, measure_stages
 
     rows = measure_stages(path, cfg.canvas, cfg.stage_sizes, threads=cfg.threads, budget_s=cfg.stage_budget_s)
     flat = measure_flat_fill(cfg.flat_sizes, budget_s=cfg.stage_budget_s, heavy=cfg.flat_heavy)
@@ -269,8 +303,13 @@ def _stages(cfg: BenchConfig, path: Path, _work: Path) -> dict[str, Any]:
         "flat_fill": [r.as_dict() for r in flat],
         "canvas": cfg.canvas,
         "rows": [r.as_dict() for r in rows],
-        # The size the pre+post share target is read at: the benchmark sketches' size (512).
-        "reference_size": cfg.sketch_size if cfg.sketch_size in cfg.stage_sizes else cfg.stage_sizes[-1],
+        # The pre+post share target (issue 15) is read at the largest sketch against one
+        # inference on the reference canvas (512; the quick run's canvas).
+        "reference_size": max(cfg.stage_sizes),
+        "reference_canvas": cfg.reference_canvas,
+        "reference_inference_ms": inference_ms(
+            path, cfg.reference_canvas, threads=cfg.threads, budget_s=4 * cfg.stage_budget_s
+        ),
         "growth_exponent": growth_exponents(rows),
     }
 

@@ -1,9 +1,11 @@
 """Mode ``stages``: per-image cost of each image stage the gateway runs, by sketch size.
 
-The same imaging/encoding calls as :class:`service.pipeline.Pipeline` (decode, fit onto the
-canvas + scale to the tensor, hint map, tensor -> image + restore the original size, PNG encode),
-timed one image at a time on one thread. Inference on the served canvas is measured in the same
-loop, so the pre+post share of inference comes from one run.
+The same imaging/encoding calls as :class:`service.pipeline.Pipeline` with its default output
+(decode, fit onto the canvas + scale to the tensor, hint map, tensor -> image + the line-guided
+upscale to the original size + the lines drawn over, PNG encode), timed one image at a time on
+one thread (OpenCV held to one thread, as the gateway holds it: ``opencv_threads``). Inference
+on the served canvas, and on a 512 canvas, is measured in the same run, so the pre+post shares
+of inference come from one run.
 """
 
 from __future__ import annotations
@@ -68,7 +70,23 @@ def measure_stages(
     """One :class:`StageRow` per sketch size; ``budget_s`` seconds per stage and size."""
     limits = imaging.InputLimits(max_sketch_pixels=max(sizes) ** 2, max_sketch_bytes=2**28)
     session = make_session(model, threads)
-    return [_measure_size(session, size, canvas, limits, budget_s) for size in sizes]
+    opencv = cv2.getNumThreads()
+    cv2.setNumThreads(1)
+    try:
+        return [_measure_size(session, size, canvas, limits, budget_s) for size in sizes]
+    finally:
+        cv2.setNumThreads(opencv)
+
+
+def inference_ms(model: Path, canvas: int, *, threads: int, budget_s: float) -> float:
+    """Median milliseconds of one batch-1 inference on a ``canvas`` side (a drawn sketch, 8 hints)."""
+    session = make_session(model, threads)
+    s = workload.sample(canvas, canvas, seed=canvas)
+    limits = imaging.InputLimits()
+    fitted, place = imaging.fit_sketch(imaging.decode_sketch(s.png, limits), canvas)
+    hint, _ = imaging.build_hint_map(place, s.points, s.strokes, None, limits)
+    tensors = {contract.SKETCH.name: encoding.encode_sketch(fitted)[None], contract.HINT.name: hint[None]}
+    return _median_ms(lambda: session.run([contract.COLOR.name], tensors), budget_s)
 
 
 def _measure_size(
@@ -89,7 +107,10 @@ def _measure_size(
         return encoding.encode_sketch(out)
 
     def postprocess() -> np.ndarray:
-        return imaging.restore_size(encoding.decode_color(color[0]), place)
+        # The gateway's default output: the canvas content upscaled along the lines, lines over.
+        rgb = encoding.decode_color(color[0])
+        content = rgb[place.top : place.top + place.content_h, place.left : place.left + place.content_w]
+        return imaging.overlay_lines(imaging.guided_upsample(np.ascontiguousarray(content), gray), gray)
 
     rgb = postprocess()
     ms = {

@@ -1,12 +1,16 @@
-"""Realistic benchmark inputs: synthetic line sketches (PNG) with point and stroke hints.
+"""Realistic benchmark inputs: line sketches (PNG) with point and stroke hints.
 
-Synthetic, seeded and drawn with OpenCV, so a fresh clone benchmarks without data files; they look
-like what users send (anti-aliased dark lines on white paper, a handful of hint dabs and a stroke).
+The line art is human-drawn when ``make data`` has prepared the real datasets (``data/real``, the
+test split, drawings taken from each source in turn and scaled to the asked size), and otherwise
+drawn here with OpenCV, seeded, so a fresh clone benchmarks without data files. Either way the
+hints are a handful of dabs and a stroke, at seeded random places.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -47,10 +51,14 @@ def sketch(height: int, width: int, *, seed: int = 0) -> U8:
     return img
 
 
-def sample(height: int, width: int, *, seed: int = 0, n_points: int = 8) -> Sample:
-    """A PNG sketch of ``height`` x ``width`` with ``n_points`` dabs and one stroke."""
+def sample(height: int, width: int, *, seed: int = 0, n_points: int = 8, lines: U8 | None = None) -> Sample:
+    """A PNG sketch of ``height`` x ``width`` with ``n_points`` dabs and one stroke.
+
+    ``lines``: line art (0 ink on 255 paper) scaled to that size; default a drawn sketch.
+    """
     rng = np.random.default_rng(seed + 1000)
-    ok, data = cv2.imencode(".png", sketch(height, width, seed=seed))
+    art = sketch(height, width, seed=seed) if lines is None else _scaled(lines, height, width)
+    ok, data = cv2.imencode(".png", art)
     if not ok:
         raise RuntimeError("PNG encoding failed")
 
@@ -71,11 +79,34 @@ def sample(height: int, width: int, *, seed: int = 0, n_points: int = 8) -> Samp
     return Sample(data.tobytes(), width, height, points, (stroke,))
 
 
-def samples(sizes: int | tuple[int, ...], count: int) -> list[Sample]:
+def _scaled(lines: U8, height: int, width: int) -> U8:
+    # Area averaging down, cubic up (lines stay dark and anti-aliased, as a scan at that size).
+    smaller = height * width < lines.shape[0] * lines.shape[1]
+    method = cv2.INTER_AREA if smaller else cv2.INTER_CUBIC
+    return np.asarray(cv2.resize(lines, (width, height), interpolation=method), np.uint8)
+
+
+def real_line_art(count: int, root: Path = Path("data/real"), split: str = "test") -> list[U8]:
+    """Up to ``count`` human-drawn line arts of ``split``, one source after another in turn
+    (empty when ``make data`` has not prepared ``root``)."""
+    by_source = []
+    for manifest in sorted(root.glob("*/manifest.json")):
+        pairs = json.loads(manifest.read_text())["pairs"]
+        by_source.append([manifest.parent / "lines" / f"{p['name']}.png" for p in pairs if p["split"] == split])
+    paths = [files[i] for i in range(count) for files in by_source if i < len(files)][:count]
+    arts = [cv2.imread(str(path), cv2.IMREAD_GRAYSCALE) for path in paths]
+    return [np.asarray(a, np.uint8) for a in arts if a is not None]
+
+
+def samples(sizes: int | tuple[int, ...], count: int, line_art: list[U8] | None = None) -> list[Sample]:
     """``count`` different square samples, their sides taking ``sizes`` in turn (one size, or a
-    mixed load)."""
+    mixed load); the line art taken from ``line_art`` in turn when given, else drawn."""
     sides = (sizes,) if isinstance(sizes, int) else sizes
-    return [sample(sides[i % len(sides)], sides[i % len(sides)], seed=i) for i in range(count)]
+
+    def art(i: int) -> U8 | None:
+        return line_art[i % len(line_art)] if line_art else None
+
+    return [sample(sides[i % len(sides)], sides[i % len(sides)], seed=i, lines=art(i)) for i in range(count)]
 
 
 def label(sizes: tuple[int, ...]) -> str:

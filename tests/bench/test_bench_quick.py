@@ -28,6 +28,7 @@ def test_quick_bench_writes_a_complete_report(tiny_repository: Path, tmp_path: P
             str(BENCH_TEST_SIZE),
             "--workdir",
             str(tmp_path / "work"),
+            "--profile",
         ]
     )
     assert code == 0
@@ -53,11 +54,18 @@ def test_quick_bench_writes_a_complete_report(tiny_repository: Path, tmp_path: P
         assert r["p50_ms"] <= r["p95_ms"] <= r["p99_ms"]
         assert r["mean_batch"] >= 1 and r["server_peak_rss_mib"] > 0
 
+    # The gateway ran under the real py-spy: its stacks came back and were read.
+    profile = report["gateway"]["profile"]
+    assert profile["samples"] > 0 and (out / profile["file"]).is_file()
+    assert abs(sum(profile["threads"].values()) - 1) < 1e-6 and profile["self_time"]
+    assert "Where the gateway's CPU goes" in markdown
+
     stages = report["stages"]
     assert [r["size"] for r in stages["rows"]] == [64, 128]
     assert set(stages["rows"][0]["ms"]) == {"decode", "normalize", "hint_map", "postprocess", "encode"}
     assert "total" in stages["growth_exponent"] and "flat_fill" in stages["growth_exponent"]
     assert all(r["flat_fill_ms"] > 0 for r in stages["rows"])
+    assert stages["reference_size"] == 128 and stages["reference_inference_ms"] > 0
     assert [(r["height"], r["width"]) for r in stages["flat_fill"]] == [(64, 96)]
     assert stages["flat_fill"][0]["regions_ms"] > 0 and stages["flat_fill"][0]["hint_pixels"] > 0
 

@@ -159,13 +159,15 @@ def markdown(report: dict[str, Any]) -> str:
         threads = ", ".join(f"{k} {100 * v:.0f}%" for k, v in profile["threads"].items())
         parts += [
             f"## Where the gateway's CPU goes (py-spy, {profile['samples']} samples of its Python "
-            "threads over the whole gateway mode; `gateway-profile.txt` holds the stacks)
-",
+            "threads over the whole gateway mode; `gateway-profile.txt` holds the stacks)\n",
             f"Samples by thread: {threads}. ONNX Runtime's own pool threads are not Python threads: "
             "the model's share is the `onnxruntime` thread that waits in `Session.run`.\n",
             _table(
                 ["function (self time)", "file", "share of samples"],
-                [[f"`{x['function']}`", x["file"], _f(100 * x["share"], 1) + "%"] for x in profile["self_time"]],
+                [
+                    [f"`{x['function']}`", x["file"], _f(100 * x["share"], 1) + "%"]
+                    for x in profile["self_time"]
+                ],
             ),
         ]
     for mode in ("gateway", "triton"):

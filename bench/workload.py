@@ -92,7 +92,9 @@ def real_line_art(count: int, root: Path = Path("data/real"), split: str = "test
     by_source = []
     for manifest in sorted(root.glob("*/manifest.json")):
         pairs = json.loads(manifest.read_text())["pairs"]
-        by_source.append([manifest.parent / "lines" / f"{p['name']}.png" for p in pairs if p["split"] == split])
+        by_source.append(
+            [manifest.parent / "lines" / f"{p['name']}.png" for p in pairs if p["split"] == split]
+        )
     paths = [files[i] for i in range(count) for files in by_source if i < len(files)][:count]
     arts = [cv2.imread(str(path), cv2.IMREAD_GRAYSCALE) for path in paths]
     return [np.asarray(a, np.uint8) for a in arts if a is not None]

@@ -17,8 +17,6 @@ from service.grpc_gen.colorizer.v1 import colorizer_pb2_grpc as pb_grpc
 from service.server import Gateway
 from service.settings import Settings
 
-pytestmark = pytest.mark.asyncio
-
 
 def _request() -> pb.ColorizeRequest:
     return pb.ColorizeRequest(
@@ -37,7 +35,9 @@ async def _colorize(settings: Settings, n: int = 1) -> tuple[list[pb.ColorizeRes
             before = scrape(gw.metrics_port)
             replies = await asyncio.gather(*(stub.Colorize(_request(), timeout=60) for _ in range(n)))
             after = scrape(gw.metrics_port)
-        counts = {k: metric_value(after, k) - metric_value(before, k) for k in ("colorizer_batch_size_count",)}
+        counts = {
+            k: metric_value(after, k) - metric_value(before, k) for k in ("colorizer_batch_size_count",)
+        }
         return list(replies), counts
     finally:
         await gw.stop(1)

@@ -108,9 +108,8 @@ def _measure_size(
 
     def postprocess() -> np.ndarray:
         # The gateway's default output: the canvas content upscaled along the lines, lines over.
-        rgb = encoding.decode_color(color[0])
-        content = rgb[place.top : place.top + place.content_h, place.left : place.left + place.content_w]
-        return imaging.overlay_lines(imaging.guided_upsample(np.ascontiguousarray(content), gray), gray)
+        rgb = imaging.guided_restore(encoding.decode_color(color[0]), place, gray)
+        return imaging.overlay_lines(rgb, gray)
 
     rgb = postprocess()
     ms = {

@@ -24,16 +24,17 @@ from colorizer import contract, encoding, imaging
 
 def _prepare(
     s: Sample, canvas: int, limits: imaging.InputLimits
-) -> tuple[np.ndarray, np.ndarray, imaging.Canvas]:
+) -> tuple[np.ndarray, np.ndarray, imaging.Canvas, np.ndarray]:
     gray = imaging.decode_sketch(s.png, limits)
     fitted, place = imaging.fit_sketch(gray, canvas)
     hint, _ = imaging.build_hint_map(place, s.points, s.strokes, None, limits)
-    return encoding.encode_sketch(fitted)[None], hint[None], place
+    return encoding.encode_sketch(fitted)[None], hint[None], place, gray
 
 
-def _finish(color: np.ndarray, place: imaging.Canvas) -> bytes:
-    rgb = imaging.restore_size(encoding.decode_color(color[0]), place)
-    return imaging.encode_image(rgb, "png")
+def _finish(color: np.ndarray, place: imaging.Canvas, gray: np.ndarray) -> bytes:
+    # The gateway's default output: upscaled along the lines, the lines drawn over, PNG.
+    rgb = imaging.guided_restore(encoding.decode_color(color[0]), place, gray)
+    return imaging.encode_image(imaging.overlay_lines(rgb, gray), "png")
 
 
 async def run_direct(
@@ -64,7 +65,7 @@ async def run_direct(
                 s = next(cycle)
                 result.sent += 1
                 t0 = time.perf_counter()
-                sketch, hint, place = await loop.run_in_executor(pool, _prepare, s, canvas, limits)
+                sketch, hint, place, gray = await loop.run_in_executor(pool, _prepare, s, canvas, limits)
                 inputs = []
                 for spec, array in ((contract.SKETCH, sketch), (contract.HINT, hint)):
                     tensor = triton.InferInput(spec.name, list(array.shape), "FP32")
@@ -81,7 +82,7 @@ async def run_direct(
                     result.count(str(exc.status() or "UNKNOWN"))
                     continue
                 color = response.as_numpy(contract.COLOR.name)
-                await loop.run_in_executor(pool, _finish, color, place)
+                await loop.run_in_executor(pool, _finish, color, place, gray)
                 result.latencies_s.append(time.perf_counter() - t0)
                 result.ok += 1
                 result.count("OK")

@@ -470,10 +470,7 @@ class Pipeline:
             canvas = prepared.canvas
             lines = prepared.gray
             if output.upscale == "guided" and not output.flat_fill:
-                top, left = canvas.top, canvas.left
-                content = rgb[top : top + canvas.content_h, left : left + canvas.content_w]
-                content = np.ascontiguousarray(content)
-                rgb, guided = imaging.guided_upsample(content, lines), True
+                rgb, guided = imaging.guided_restore(rgb, canvas, lines), True
             else:
                 rgb = imaging.restore_size(rgb, canvas)
         job.check()

@@ -17,9 +17,10 @@ What separates them is the line between them. So, guided by the full-size sketch
 
 Color edges then sit exactly on the original lines, shading away from lines is kept as the model
 made it, and the caller multiplies the full-size lines over the result (:func:`overlay_lines`), so
-lines stay crisp. Cost: a few full-size OpenCV passes (resize, two distance transforms, one
-connected-components labelling), no per-region loop. Line gaps wider than the lines' own spacing
-let colors meet at the nearest-pixel boundary inside the gap, as in the model's own output.
+lines stay crisp. Cost: a few full-size OpenCV passes (resize, an erosion or a distance transform,
+the nearest-source search on blocks, one connected-components labelling), no per-region loop. Line
+gaps wider than the lines' own spacing let colors meet at the nearest-pixel boundary inside the gap,
+as in the model's own output.
 
 numpy + OpenCV only, like the rest of this package.
 """
@@ -29,6 +30,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import numpy.typing as npt
+
+from colorizer.imaging.canvas import Canvas
 
 U8 = npt.NDArray[np.uint8]
 
@@ -41,6 +44,8 @@ BAND_CANVAS_PX = 2.0
 MIN_BAND_PX = 1.5
 #: The nearest-reliable-pixel search runs on blocks above this many pixels (see _nearest_reliable).
 SEARCH_PIXELS = 2**20
+#: Bands up to this radius (px, at the working resolution) are found by an erosion (see _farther_than).
+ERODE_MAX_RADIUS = 8.0
 #: Blocks of the nearest-reliable search are up to 1/BLOCK_BANDS of the band wide.
 BLOCK_BANDS = 2
 #: Region means are taken over a regular sample of about this many pixels.
@@ -50,6 +55,15 @@ MEAN_SAMPLE_PIXELS = 2**16
 def band_width(scale: float) -> float:
     """Full-size width of the unreliable band for an upscaling factor ``scale`` (full / canvas)."""
     return max(MIN_BAND_PX, BAND_CANVAS_PX * scale)
+
+
+def guided_restore(rgb: U8, canvas: Canvas, gray: U8) -> U8:
+    """The model's colors on its square ``canvas`` [S, S, 3] -> the sketch's full size [H, W, 3],
+    edges on the lines of ``gray`` (the full-size sketch): the content, padding dropped, through
+    :func:`guided_upsample`. The gateway's default output, before the lines are drawn over."""
+    top, left = canvas.top, canvas.left
+    content = np.ascontiguousarray(rgb[top : top + canvas.content_h, left : left + canvas.content_w])
+    return guided_upsample(content, gray)
 
 
 def guided_upsample(colors: U8, gray: U8, line_threshold: int = LINE_THRESHOLD) -> U8:
@@ -105,13 +119,31 @@ def _reliable(paper: U8, band: float) -> npt.NDArray[np.bool_]:
     band's width, and the distance transform costs a quarter.
     """
     if band < 8:
-        return np.asarray(cv2.distanceTransform(paper, cv2.DIST_L2, 3) > band)
+        return _farther_than(paper, band)
     height, width = paper.shape
     padded = cv2.copyMakeBorder(paper, 0, height % 2, 0, width % 2, cv2.BORDER_REPLICATE)
     half = cv2.erode(padded, np.ones((2, 2), np.uint8), anchor=(0, 0))[::2, ::2]
-    far = (cv2.distanceTransform(np.ascontiguousarray(half), cv2.DIST_L2, 3) > band / 2).astype(np.uint8)
+    far = _farther_than(np.ascontiguousarray(half), band / 2).astype(np.uint8)
     full = cv2.resize(far, (padded.shape[1], padded.shape[0]), interpolation=cv2.INTER_NEAREST)
     return np.asarray(full[:height, :width] > 0) & (paper > 0)
+
+
+def _farther_than(paper: U8, radius: float) -> npt.NDArray[np.bool_]:
+    """Pixels with no line pixel (``paper`` 0) within ``radius``.
+
+    Up to :data:`ERODE_MAX_RADIUS` an erosion by the disk: exact, and 2-8x cheaper than a distance
+    transform (whose cost does not grow with the radius, while the erosion's does).
+    """
+    if radius <= ERODE_MAX_RADIUS:
+        return np.asarray(cv2.erode(paper, _disk(radius)) > 0)
+    return np.asarray(cv2.distanceTransform(paper, cv2.DIST_L2, 3) > radius)
+
+
+def _disk(radius: float) -> U8:
+    """The pixels within ``radius`` of the center pixel, as an erosion kernel."""
+    r = int(radius)
+    y, x = np.mgrid[-r : r + 1, -r : r + 1]
+    return (x * x + y * y <= radius * radius).astype(np.uint8)
 
 
 def _region_means(

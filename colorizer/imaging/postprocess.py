@@ -19,7 +19,7 @@ _FORMATS: dict[str, tuple[str, int | None, int]] = {
 #: Formats :func:`encode_image` writes.
 OUTPUT_FORMATS = tuple(_FORMATS)
 
-#: PNG writers: fpng (one fixed fast deflate, 3-4x faster than libpng at 512-2048 px, files ~3-20%
+#: PNG writers: fpng (one fixed fast deflate, 2-4x faster than libpng at 512-2048 px, files 3-23%
 #: larger: ``colorizer bench --modes stages``) or OpenCV's libpng (smaller files).
 PNG_ENCODERS = ("fpng", "libpng")
 

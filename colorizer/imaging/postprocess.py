@@ -20,7 +20,7 @@ _FORMATS: dict[str, tuple[str, int | None, int]] = {
 OUTPUT_FORMATS = tuple(_FORMATS)
 
 #: PNG writers: fpng (one fixed fast deflate, 2-4x faster than libpng at 512-2048 px, files 3-23%
-#: larger: ``colorizer bench --modes stages``) or OpenCV's libpng (smaller files).
+#: larger: docs/PERFORMANCE.md, issue 15) or OpenCV's libpng (smaller files).
 PNG_ENCODERS = ("fpng", "libpng")
 
 

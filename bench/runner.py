@@ -38,6 +38,8 @@ class BenchConfig:
     #: The gateway mode's loads, each a set of square sketch sides sent in turn (issue 15: users
     #: send 256-2048 px pages; the model canvas is the gateway's choice).
     gateway_workloads: tuple[tuple[int, ...], ...] = ((256,), (512,), (256, 512, 1024, 2048))
+    #: Loads sent again with ``output.flat_fill`` on (what it costs through the gateway).
+    flat_fill_workloads: tuple[tuple[int, ...], ...] = ((512,),)
     triton_concurrencies: tuple[int, ...] = (4, 16)
     row_s: float = 12.0
     #: Seconds of raw ORT timing around each gateway row (its same-load reference).
@@ -85,6 +87,7 @@ class BenchConfig:
             ceiling_quick=True,
             concurrencies=(1, 4),
             gateway_workloads=((canvas,),),
+            flat_fill_workloads=(),
             triton_concurrencies=(2,),
             row_s=1.0,
             sketch_size=canvas,
@@ -224,12 +227,18 @@ def _gateway(cfg: BenchConfig, path: Path, work: Path, raw_best_batch: int = 0) 
 
     rows = []
     line_art = workload.real_line_art(8)
-    loads = [(workload.label(sizes), workload.samples(sizes, 8, line_art)) for sizes in cfg.gateway_workloads]
+    loads = [
+        (workload.label(sizes) + (" flat fill" if flat else ""), workload.samples(sizes, 8, line_art), flat)
+        for sizes, flat in (
+            *((sizes, False) for sizes in cfg.gateway_workloads),
+            *((sizes, True) for sizes in cfg.flat_fill_workloads),
+        )
+    ]
     profile = work / "gateway-profile.txt" if cfg.profile else None
     with running_gateway(env, work / "gateway-embedded.log", profile) as gw:
         before = bracket()
-        for name, samples, c in ((n, s, c) for n, s in loads for c in cfg.concurrencies):
-            requests = [workload.to_request(s, f"bench-{i}") for i, s in enumerate(samples)]
+        for name, samples, flat, c in ((n, s, f, c) for n, s, f in loads for c in cfg.concurrencies):
+            requests = [workload.to_request(s, f"bench-{i}", flat_fill=flat) for i, s in enumerate(samples)]
             (row,) = sweep(gw, requests, [c], duration_s=cfg.row_s, target="gateway-embedded", workload=name)
             after = bracket()
             ref = {b: (before[b] + after[b]) / 2 for b in ref_batches}
@@ -247,7 +256,7 @@ def _gateway(cfg: BenchConfig, path: Path, work: Path, raw_best_batch: int = 0) 
     result: dict[str, Any] = {
         "settings": env,
         "sketches": _sketches(line_art),
-        "workloads": [name for name, _ in loads],
+        "workloads": [name for name, _, _ in loads],
         "rows": rows,
     }
     if profile is not None:

@@ -116,8 +116,9 @@ def label(sizes: tuple[int, ...]) -> str:
     return str(sizes[0]) if len(sizes) == 1 else f"mixed {min(sizes)}-{max(sizes)}"
 
 
-def to_request(s: Sample, request_id: str = "") -> pb.ColorizeRequest:
-    """The ``colorizer.v1.ColorizeRequest`` carrying ``s`` (PNG out, original size)."""
+def to_request(s: Sample, request_id: str = "", *, flat_fill: bool = False) -> pb.ColorizeRequest:
+    """The ``colorizer.v1.ColorizeRequest`` carrying ``s`` (PNG out, original size; flat-filled
+    with ``flat_fill``)."""
 
     def color(c: tuple[int, int, int]) -> pb.Color:
         return pb.Color(r=c[0], g=c[1], b=c[2])
@@ -132,5 +133,5 @@ def to_request(s: Sample, request_id: str = "") -> pb.ColorizeRequest:
             )
             for st in s.strokes
         ],
-        output=pb.OutputOptions(format=pb.IMAGE_FORMAT_PNG),
+        output=pb.OutputOptions(format=pb.IMAGE_FORMAT_PNG, flat_fill=flat_fill),
     )

@@ -304,6 +304,7 @@ def _triton(cfg: BenchConfig, _path: Path, work: Path) -> dict[str, Any]:
 
 
 def _stages(cfg: BenchConfig, path: Path, _work: Path) -> dict[str, Any]:
+    from bench import workload
     from bench.stages import growth_exponents, inference_ms, measure_flat_fill, measure_stages
 
     rows = measure_stages(path, cfg.canvas, cfg.stage_sizes, threads=cfg.threads, budget_s=cfg.stage_budget_s)
@@ -315,6 +316,7 @@ def _stages(cfg: BenchConfig, path: Path, _work: Path) -> dict[str, Any]:
         # The pre+post share target (issue 15) is read at the largest sketch against one
         # inference on the reference canvas (512; the quick run's canvas).
         "reference_size": max(cfg.stage_sizes),
+        "sketch": _sketches(workload.real_line_art(1)),
         "reference_canvas": cfg.reference_canvas,
         "reference_inference_ms": inference_ms(
             path, cfg.reference_canvas, threads=cfg.threads, budget_s=4 * cfg.stage_budget_s

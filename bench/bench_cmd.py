@@ -43,6 +43,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "The sampler takes some CPU: quote throughput from a run without it",
     )
     parser.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="gateway mode: every row this many times, in rounds one after another; the targets "
+        "take each row's median ratio (this machine's noise moves one row by ~0.05)",
+    )
+    parser.add_argument(
         "--workdir",
         type=Path,
         default=None,
@@ -70,7 +77,12 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"colorizer bench: --input-size: {exc}", file=sys.stderr)
         return 2
-    cfg = BenchConfig.make(args.model_repository, canvas, quick=args.quick, modes=modes, profile=args.profile)
+    if args.repeat < 1:
+        print("colorizer bench: --repeat must be >= 1", file=sys.stderr)
+        return 2
+    cfg = BenchConfig.make(
+        args.model_repository, canvas, quick=args.quick, modes=modes, profile=args.profile, repeat=args.repeat
+    )
     logging.getLogger("export").setLevel(logging.WARNING)
 
     def progress(message: str) -> None:

@@ -38,6 +38,12 @@ def _f(value: Any, digits: int = 1) -> str:
     return f"{value:.{digits}f}"
 
 
+def _load(row: dict[str, Any]) -> str:
+    """A load row's sketches, with its round under ``--repeat`` (rounds count from 1)."""
+    name = row.get("workload") or "-"
+    return f"{name}, round {row['round'] + 1}" if row.get("round") else name
+
+
 def _table(header: list[str], rows: list[list[str]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     lines += ["| " + " | ".join(r) + " |" for r in rows]
@@ -118,7 +124,7 @@ def markdown(report: dict[str, Any]) -> str:
                 [
                     [
                         r["target"],
-                        r.get("workload") or "-",
+                        _load(r),
                         str(r["concurrency"]),
                         _f(r["images_per_s"], 2),
                         _f(r["p50_ms"], 0),
@@ -144,7 +150,7 @@ def markdown(report: dict[str, Any]) -> str:
                 ["sketches px", "concurrency", *names, "image threads", "whole process"],
                 [
                     [
-                        r["workload"] or "-",
+                        _load(r),
                         str(r["concurrency"]),
                         *(_f(r["stage_cpu_ms"][n], 1) for n in names),
                         _f(sum(r["stage_cpu_ms"].values()), 1),
@@ -247,6 +253,7 @@ def plot(report: dict[str, Any], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     rows = [*report.get("gateway", {}).get("rows", []), *report.get("triton", {}).get("rows", [])]
+    rows = [r for r in rows if not r.get("round")]  # --repeat: the first round's curves
     fig, (ax_t, ax_l) = plt.subplots(1, 2, figsize=(12, 4.5))
     series = sorted({(r["target"], r.get("workload", "")) for r in rows})
     for i, (name, load) in enumerate(series):

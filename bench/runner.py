@@ -55,6 +55,8 @@ class BenchConfig:
     gateway_env: dict[str, str] = field(default_factory=dict)
     #: Run the embedded gateway under py-spy (:mod:`bench.profile`): where its CPU goes.
     profile: bool = False
+    #: Rounds of the gateway mode's rows (one after another); targets take each row's median.
+    repeat: int = 1
 
     @classmethod
     def make(
@@ -65,6 +67,7 @@ class BenchConfig:
         quick: bool,
         modes: tuple[str, ...],
         profile: bool = False,
+        repeat: int = 1,
     ) -> BenchConfig:
         """The default (about 5 minutes on 2 cores) or the quick (seconds) configuration."""
         threads = os.cpu_count() or 1
@@ -76,7 +79,9 @@ class BenchConfig:
             "max_batch_size": "16",
         }
         if not quick:
-            return cls(model_repository, canvas, threads, modes, gateway_env=env, profile=profile)
+            return cls(
+                model_repository, canvas, threads, modes, gateway_env=env, profile=profile, repeat=repeat
+            )
         return cls(
             model_repository,
             canvas,
@@ -98,6 +103,7 @@ class BenchConfig:
             flat_heavy=False,
             gateway_env=env,
             profile=profile,
+            repeat=repeat,
         )
 
 
@@ -237,7 +243,10 @@ def _gateway(cfg: BenchConfig, path: Path, work: Path, raw_best_batch: int = 0) 
     profile = work / "gateway-profile.txt" if cfg.profile else None
     with running_gateway(env, work / "gateway-embedded.log", profile) as gw:
         before = bracket()
-        for name, samples, flat, c in ((n, s, f, c) for n, s, f in loads for c in cfg.concurrencies):
+        rounds = range(cfg.repeat)
+        for rnd, name, samples, flat, c in (
+            (i, n, s, f, c) for i in rounds for n, s, f in loads for c in cfg.concurrencies
+        ):
             requests = [workload.to_request(s, f"bench-{i}", flat_fill=flat) for i, s in enumerate(samples)]
             (row,) = sweep(gw, requests, [c], duration_s=cfg.row_s, target="gateway-embedded", workload=name)
             after = bracket()
@@ -250,6 +259,7 @@ def _gateway(cfg: BenchConfig, path: Path, work: Path, raw_best_batch: int = 0) 
                     "raw_ref_batch1_ms": 1000 * ref[1],
                     "vs_raw": row.images_per_s * ref[ref_batch] / ref_batch,
                     "p50_vs_raw_batch1": row.p50_ms / (1000 * ref[1]),
+                    "round": rnd,
                 }
             )
             before = after

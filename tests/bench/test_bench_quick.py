@@ -29,6 +29,8 @@ def test_quick_bench_writes_a_complete_report(tiny_repository: Path, tmp_path: P
             "--workdir",
             str(tmp_path / "work"),
             "--profile",
+            "--repeat",
+            "2",
         ]
     )
     assert code == 0
@@ -48,7 +50,7 @@ def test_quick_bench_writes_a_complete_report(tiny_repository: Path, tmp_path: P
     assert raw["fraction_of_ceiling"] > 0 and raw["op_time_share"]["Conv"] > 0
 
     rows = report["gateway"]["rows"]
-    assert [r["concurrency"] for r in rows] == [1, 4]
+    assert [(r["round"], r["concurrency"]) for r in rows] == [(0, 1), (0, 4), (1, 1), (1, 4)]
     for r in rows:
         assert r["ok"] > 0 and r["codes"].get("OK") == r["ok"]
         assert r["p50_ms"] <= r["p95_ms"] <= r["p99_ms"]
@@ -74,6 +76,11 @@ def test_quick_bench_writes_a_complete_report(tiny_repository: Path, tmp_path: P
     assert int8["quality_vs_fp32_8bit_levels"]["max_abs"] >= 0
 
     assert len(report["targets"]) == TARGET_NAMES
+    # --repeat 2: the gateway targets are medians of the two rounds, and say so.
+    gateway_targets = [
+        t for t in report["targets"] if t["name"].startswith(("embedded gateway", "gateway p50"))
+    ]
+    assert gateway_targets and all("median of 2 rounds" in t["detail"] for t in gateway_targets)
     measured = {t["name"]: t for t in report["targets"]}
     assert all(t["value"] is not None for n, t in measured.items() if "Triton" not in n)
     assert any(t["value"] is None for n, t in measured.items() if "Triton" in n)

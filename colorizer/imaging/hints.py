@@ -41,6 +41,15 @@ _CELL = contract.HINT_SCALE
 # sub-pixel exactly at its center to sample the brush at.
 _SUB = 5
 _SHIFT = 8  # fixed-point bits for OpenCV's sub-pixel drawing
+#: A stroke's brush reaching up to this many sub-pixels from its centerline is found by a dilation.
+_DILATE_MAX_REACH = 8.0
+
+
+def _disk(radius: float) -> npt.NDArray[np.uint8]:
+    """The offsets within ``radius`` of the center, as a dilation kernel."""
+    r = int(radius)
+    y, x = np.mgrid[-r : r + 1, -r : r + 1]
+    return (x * x + y * y <= radius * radius).astype(np.uint8)
 
 
 @dataclass(frozen=True)
@@ -219,11 +228,19 @@ class _Grid:
         shape = ((r1 - r0) * _SUB, (c1 - c0) * _SUB)
         path = np.zeros(shape, dtype=np.uint8)
         cv2.polylines(path, fixed, False, 1, thickness=1, lineType=cv2.LINE_8, shift=_SHIFT)
-        hit = path.reshape(r1 - r0, _SUB, c1 - c0, _SUB).max(axis=(1, 3)) > 0
-        # The brush: cell centers within half the width of the centerline. A distance transform
-        # costs the same for any width, where drawing thick polylines grows with width x length.
-        dist = cv2.distanceTransform(1 - path, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
-        hit |= dist[_SUB // 2 :: _SUB, _SUB // 2 :: _SUB] <= half / _CELL * _SUB
+        # Cells the path passes through: the max over each cell's sub-pixels (a dilation anchored
+        # at the cell's corner, read at the corners; 3x cheaper than numpy's max over two axes).
+        block = np.ones((_SUB, _SUB), np.uint8)
+        hit = cv2.dilate(path, block, anchor=(0, 0), borderValue=0)[::_SUB, ::_SUB] > 0
+        # The brush: cell centers within half the width of the centerline, the same test either
+        # way: a dilation by the disk for a narrow brush (its cost grows with the width), else a
+        # distance transform (its cost does not; drawing thick polylines grows with width x length).
+        reach = half / _CELL * _SUB
+        if reach <= _DILATE_MAX_REACH:
+            brush = cv2.dilate(path, _disk(reach), borderValue=0) > 0
+        else:
+            brush = cv2.distanceTransform(1 - path, cv2.DIST_L2, cv2.DIST_MASK_PRECISE) <= reach
+        hit |= brush[_SUB // 2 :: _SUB, _SUB // 2 :: _SUB]
         self.mask[r0:r1, c0:c1] |= hit
         self.colors[r0:r1, c0:c1][hit] = s.rgb
         for x, y in s.points[:: max(1, len(s.points) - 1)]:  # end points on the far edge, see cell_of

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from colorizer import contract
@@ -48,3 +48,36 @@ def test_a_radius_zero_point_sets_one_content_cell_near_it(
     assert col * s < canvas.left + canvas.content_w and (col + 1) * s > canvas.left
     assert row * s < canvas.top + canvas.content_h and (row + 1) * s > canvas.top
     np.testing.assert_allclose(hint[:3, row, col] * 255, rgb, atol=1e-3)
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    h=sides,
+    w=sides,
+    size=canvas_sizes,
+    points=st.lists(st.tuples(st.floats(0, 1), st.floats(0, 1)), min_size=1, max_size=5),
+    width=st.floats(0.01, 40),
+)
+def test_a_strokes_brush_is_the_same_by_dilation_and_by_distance_transform(
+    h: int, w: int, size: int, points: list[tuple[float, float]], width: float
+) -> None:
+    # Narrow brushes are found by a dilation with the disk, wide ones by a distance transform:
+    # the two must paint the same cells (forced here both ways).
+    from colorizer.imaging import StrokeHint
+    from colorizer.imaging import hints as hint_module
+
+    canvas = Canvas.fit(h, w, size)
+    # Brushes up to 64 sub-pixels: the forced dilation's disk grows with the square of the reach.
+    assume(width * canvas.scale / 2 / contract.HINT_SCALE * hint_module._SUB <= 64)
+    stroke = StrokeHint(tuple((fx * w, fy * h) for fx, fy in points), width, (200, 30, 30))
+    maps = []
+    for reach in (1e9, 0.0):  # always dilate, never dilate
+        saved = hint_module._DILATE_MAX_REACH
+        hint_module._DILATE_MAX_REACH = reach
+        try:
+            maps.append(build_hint_map(canvas, [], [stroke], None, InputLimits()))
+        finally:
+            hint_module._DILATE_MAX_REACH = saved
+    (dilated, cells_d), (transformed, cells_t) = maps
+    assert cells_d == cells_t > 0
+    assert np.array_equal(dilated, transformed)

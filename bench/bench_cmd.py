@@ -46,8 +46,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--repeat",
         type=int,
         default=1,
-        help="gateway mode: every row this many times, in rounds one after another; the targets "
-        "take each row's median ratio (this machine's noise moves one row by ~0.05)",
+        help="gateway and triton modes: every row this many times, in rounds one after another; "
+        "the targets take each row's median (this machine's noise moves one row by ~0.05)",
     )
     parser.add_argument(
         "--workdir",

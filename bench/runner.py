@@ -55,7 +55,7 @@ class BenchConfig:
     gateway_env: dict[str, str] = field(default_factory=dict)
     #: Run the embedded gateway under py-spy (:mod:`bench.profile`): where its CPU goes.
     profile: bool = False
-    #: Rounds of the gateway mode's rows (one after another); targets take each row's median.
+    #: Rounds of the gateway and triton modes' rows (one after another); targets take medians.
     repeat: int = 1
 
     @classmethod
@@ -287,12 +287,14 @@ def _triton(cfg: BenchConfig, _path: Path, work: Path) -> dict[str, Any]:
         triton = LocalTriton(cfg.model_repository, workdir=work / "triton")
     except TritonError as exc:
         raise _Skipped(str(exc)) from exc
-    rows = []
+    rows: list[dict[str, Any]] = []
     with triton:
         env = {**cfg.gateway_env, "backend": "triton", "triton_url": triton.grpc_url}
         with running_gateway(env, work / "gateway-triton.log") as gw:
-            # A-B then B-A order over the levels, so drifting background load hits both sides alike.
-            for i, c in enumerate(cfg.triton_concurrencies):
+            # A-B then B-A order over the levels, so drifting background load hits both sides alike;
+            # --repeat: that many rounds of it.
+            levels = [(rnd, c) for rnd in range(cfg.repeat) for c in cfg.triton_concurrencies]
+            for i, (rnd, c) in enumerate(levels):
                 pair = [
                     lambda c=c: sweep(gw, requests, [c], duration_s=cfg.row_s, target="gateway-triton"),
                     lambda c=c: direct_sweep(
@@ -305,11 +307,11 @@ def _triton(cfg: BenchConfig, _path: Path, work: Path) -> dict[str, Any]:
                     ),
                 ]
                 for run in pair if i % 2 == 0 else pair[::-1]:
-                    rows.extend(run())
+                    rows.extend({**r.as_dict(), "round": rnd} for r in run())
     return {
         "settings": {k: v for k, v in env.items() if k != "triton_url"},
         "sketches": _sketches(workload.real_line_art(8)),
-        "rows": [r.as_dict() for r in rows],
+        "rows": rows,
     }
 
 

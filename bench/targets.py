@@ -8,8 +8,10 @@ from typing import Any
 
 
 def _best(rows: list[dict[str, Any]], target: str | None = None) -> float:
-    values = [r["images_per_s"] for r in rows if target is None or r.get("target") == target]
-    return max(values) if values else math.nan
+    """The best concurrency's throughput; under ``--repeat``, each concurrency's median over rounds."""
+    mine = [r for r in rows if target is None or r.get("target") == target]
+    medians = _rounds_median(mine, "images_per_s")
+    return max(m for m, _ in medians.values()) if medians else math.nan
 
 
 def _target(name: str, value: float, op: str, limit: float, detail: str) -> dict[str, Any]:

@@ -200,10 +200,10 @@ def _raw(cfg: BenchConfig, path: Path, _work: Path) -> dict[str, Any]:
     }
 
 
-def _requests(cfg: BenchConfig) -> tuple[list[Any], list[Any]]:
+def _requests(cfg: BenchConfig, line_art: list[Any]) -> tuple[list[Any], list[Any]]:
     from bench import workload
 
-    samples = workload.samples(cfg.sketch_size, 8, workload.real_line_art(8))
+    samples = workload.samples(cfg.sketch_size, 8, line_art)
     return samples, [workload.to_request(s, f"bench-{i}") for i, s in enumerate(samples)]
 
 
@@ -282,7 +282,8 @@ def _triton(cfg: BenchConfig, _path: Path, work: Path) -> dict[str, Any]:
     from bench.triton_direct import direct_sweep
     from export.triton_local import LocalTriton, TritonError
 
-    samples, requests = _requests(cfg)
+    line_art = workload.real_line_art(8)
+    samples, requests = _requests(cfg, line_art)
     try:
         triton = LocalTriton(cfg.model_repository, workdir=work / "triton")
     except TritonError as exc:
@@ -310,7 +311,7 @@ def _triton(cfg: BenchConfig, _path: Path, work: Path) -> dict[str, Any]:
                     rows.extend({**r.as_dict(), "round": rnd} for r in run())
     return {
         "settings": {k: v for k, v in env.items() if k != "triton_url"},
-        "sketches": _sketches(workload.real_line_art(8)),
+        "sketches": _sketches(line_art),
         "rows": rows,
     }
 

@@ -10,9 +10,10 @@ of inference come from one run.
 
 from __future__ import annotations
 
+import contextlib
 import statistics
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -73,12 +74,19 @@ def measure_stages(
     # One human-drawn line art scaled to every size when `make data` has run (denser drawn
     # sketches cost the guided upscale 1.5-2x more), else the drawn one.
     art = next(iter(workload.real_line_art(1)), None)
-    opencv = cv2.getNumThreads()
+    with _one_opencv_thread():
+        return [_measure_size(session, size, canvas, limits, budget_s, art) for size in sizes]
+
+
+@contextlib.contextmanager
+def _one_opencv_thread() -> Iterator[None]:
+    """OpenCV on one thread meanwhile, as the gateway holds it (``opencv_threads``): per core."""
+    threads = cv2.getNumThreads()
     cv2.setNumThreads(1)
     try:
-        return [_measure_size(session, size, canvas, limits, budget_s, art) for size in sizes]
+        yield
     finally:
-        cv2.setNumThreads(opencv)
+        cv2.setNumThreads(threads)
 
 
 def inference_ms(model: Path, canvas: int, *, threads: int, budget_s: float) -> float:
@@ -171,9 +179,7 @@ def measure_flat_fill(
     The model's colors are an upscaled random canvas (flat fill reads only their statistics per
     region). OpenCV is held to one thread: the target is per core.
     """
-    threads = cv2.getNumThreads()
-    cv2.setNumThreads(1)
-    try:
+    with _one_opencv_thread():
         rows = [_flat_row(h, w, budget_s) for h, w in sizes]
         if heavy:
             points, width, (h, w) = HEAVY_STROKE
@@ -182,8 +188,6 @@ def measure_flat_fill(
             stroke = imaging.StrokeHint(xy, width, (200, 40, 40))
             rows.append(_flat_row(h, w, budget_s, (stroke,), f"1 stroke, {points} points, width {width:g}"))
         return rows
-    finally:
-        cv2.setNumThreads(threads)
 
 
 def _flat_row(

@@ -30,6 +30,7 @@ from colorizer import contract
 from colorizer.encoding import encode_hint
 from colorizer.imaging.canvas import Canvas
 from colorizer.imaging.errors import ImageInputError, LimitExceededError
+from colorizer.imaging.kernels import disk
 from colorizer.imaging.limits import InputLimits
 
 U8 = npt.NDArray[np.uint8]
@@ -44,12 +45,6 @@ _SHIFT = 8  # fixed-point bits for OpenCV's sub-pixel drawing
 #: A stroke's brush reaching up to this many sub-pixels from its centerline is found by a dilation.
 _DILATE_MAX_REACH = 8.0
 
-
-def _disk(radius: float) -> npt.NDArray[np.uint8]:
-    """The offsets within ``radius`` of the center, as a dilation kernel."""
-    r = int(radius)
-    y, x = np.mgrid[-r : r + 1, -r : r + 1]
-    return (x * x + y * y <= radius * radius).astype(np.uint8)
 
 
 @dataclass(frozen=True)
@@ -237,7 +232,7 @@ class _Grid:
         # distance transform (its cost does not; drawing thick polylines grows with width x length).
         reach = half / _CELL * _SUB
         if reach <= _DILATE_MAX_REACH:
-            brush = cv2.dilate(path, _disk(reach), borderValue=0) > 0
+            brush = cv2.dilate(path, disk(reach), borderValue=0) > 0
         else:
             brush = cv2.distanceTransform(1 - path, cv2.DIST_L2, cv2.DIST_MASK_PRECISE) <= reach
         hit |= brush[_SUB // 2 :: _SUB, _SUB // 2 :: _SUB]

@@ -49,7 +49,7 @@ def encode_image(rgb: U8, fmt: str = "png", quality: int = 0, png_encoder: str =
     rgba = rgb.ndim == 3 and rgb.shape[2] == 4
     if rgba and fmt == "jpeg":
         raise ValueError("JPEG has no alpha channel; composite the image on paper first")
-    if fmt == "png" and png_encoder == "fpng" and rgb.ndim == 3 and rgb.dtype == np.uint8:
+    if fmt == "png" and png_encoder == "fpng" and rgb.ndim == 3 and rgb.shape[2] in (3, 4):
         # fpng takes RGB(A) as it is: no channel swap either.
         return bytes(fpng.from_ndarray(np.ascontiguousarray(rgb)))
     ok, buf = cv2.imencode(ext, cv2.cvtColor(rgb, cv2.COLOR_RGBA2BGRA if rgba else cv2.COLOR_RGB2BGR), params)

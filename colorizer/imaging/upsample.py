@@ -32,6 +32,7 @@ import numpy as np
 import numpy.typing as npt
 
 from colorizer.imaging.canvas import Canvas
+from colorizer.imaging.kernels import disk
 
 U8 = npt.NDArray[np.uint8]
 
@@ -135,15 +136,8 @@ def _farther_than(paper: U8, radius: float) -> npt.NDArray[np.bool_]:
     transform (whose cost does not grow with the radius, while the erosion's does).
     """
     if radius <= ERODE_MAX_RADIUS:
-        return np.asarray(cv2.erode(paper, _disk(radius)) > 0)
+        return np.asarray(cv2.erode(paper, disk(radius)) > 0)
     return np.asarray(cv2.distanceTransform(paper, cv2.DIST_L2, 3) > radius)
-
-
-def _disk(radius: float) -> U8:
-    """The pixels within ``radius`` of the center pixel, as an erosion kernel."""
-    r = int(radius)
-    y, x = np.mgrid[-r : r + 1, -r : r + 1]
-    return (x * x + y * y <= radius * radius).astype(np.uint8)
 
 
 def _region_means(

@@ -8,7 +8,10 @@ the regions are right. Where they are not, it stands back:
 * gaps in the lines are closed first by joining line ends (:mod:`colorizer.imaging.gaps`), up to
   ``gap`` px at a 1000 px long side, scaled with the sketch;
 * a region with hints takes the hints' own color when they agree; a region whose hints disagree
-  (two regions merged through a gap left open) keeps the model's colors;
+  is labelled again with its lines thickened by 1 px, which cuts the 1-2 px necks through which
+  a punched or broken corner joins two regions (no line end sees those), and its parts are
+  judged on their own; what still disagrees (two regions merged through a gap left open) keeps
+  the model's colors;
 * an unhinted region is flattened only when most of the model's colors in it agree (``agree`` of
   its pixels within ``tolerance`` Lab units of its mean); regions under ``min_area`` px (specks,
   hatching) keep the model's colors;
@@ -147,6 +150,58 @@ def _regions(gray: U8, gap: float, min_area: int, line_threshold: int, grow: int
     return _Found(found.paper, grown, found.count, found.region, found.area, found.on_border)
 
 
+#: How far (px) the parts of a split region grow back over the 1 px their thickened lines took.
+SPLIT_GROW_PX = 3
+
+
+def _split_necks(found: _Found, split: npt.NDArray[np.bool_], regrow: int, grow: int) -> _Found | None:
+    """``found`` with the regions marked in ``split`` (per region id) labelled again at lines
+    thickened by 1 px; None when that divides none of them.
+
+    Only the regions whose hints disagree pay for it: labelling at the lines as drawn keeps 2 px
+    strips, which a thickened line would erase everywhere. Each part takes a new label and grows
+    back, inside its region, over the pixels the thickening took (the neck goes to a side);
+    pixels no part reaches (a thin strip off the region) keep the old label. Full-size passes,
+    on this path only.
+    """
+    ids = _region_ids(found, found.grown)
+    inside = (found.paper > 0) & split[ids]
+    mask = inside.view(np.uint8)
+    core = cv2.erode(found.paper, np.ones((3, 3), np.uint8))
+    core &= mask * np.uint8(255)
+    k, parts = cv2.connectedComponents(core, connectivity=4, ltype=cv2.CV_32S)
+    on = core > 0
+    part_region = np.zeros(k, np.intp)
+    part_region[parts[on]] = ids[on]
+    if not (np.bincount(part_region[1:], minlength=found.n) > 1).any():
+        return None  # no region was divided
+    n = found.n
+    labels = np.where(found.paper > 0, found.grown, 0).astype(np.int32)
+    # Parts grow back within their region only (an empty 3x3 step at a time, so a neck pixel
+    # between two parts goes to one of them).
+    grown_parts = parts.astype(np.float32)
+    kernel = np.ones((3, 3), np.uint8)
+    for _ in range(regrow):
+        empty = ((grown_parts == 0) & inside).view(np.uint8)
+        if not cv2.countNonZero(empty):
+            break
+        grown_parts = np.asarray(cv2.copyTo(cv2.dilate(grown_parts, kernel), empty, grown_parts))
+    taken = inside & (grown_parts > 0)
+    labels[taken] = grown_parts[taken].astype(np.int32) + (n - 1)
+    total = n + k - 1
+    region = np.concatenate([found.region, np.arange(n, total)])
+    paper = found.paper
+    area = np.bincount(region[labels[paper > 0]], minlength=total).astype(np.int64)
+    border = np.zeros(total, bool)
+    for edge in (labels[0], labels[-1], labels[:, 0], labels[:, -1]):
+        border[region[edge]] = True
+    border[0] = False
+    work: Labels = labels.astype(np.uint16) if total < 2**16 else labels
+    spare = np.zeros(paper.shape, np.uint8)
+    grown = _grow(work, paper, grow, spare) if grow > 0 else work
+    return _Found(paper, grown, total, region, area, border)
+
+
 def _lab(rgb: U8) -> npt.NDArray[np.float32]:
     """RGB uint8 [..., 3] -> CIELAB float32 [N, 3] (L 0..100), from OpenCV's 8-bit Lab."""
     if rgb.size == 0:  # OpenCV refuses empty images
@@ -254,9 +309,14 @@ def flatten_regions(
     if any(s is not None and s != gray.shape for s in shapes):
         raise ValueError(f"flatten needs colors, lines, hints and background of one size, got {shapes}")
     found = _regions(gray, gap, min_area, line_threshold, GROW_PX)
-    n = found.n
-    if n <= 1:
+    if found.n <= 1:
         return rgb
+    if hints is not None:
+        h_count, agreed, _ = _hint_colors(hints, found, found.n, tolerance)
+        split = (h_count > 0) & ~agreed & (found.area >= min_area)
+        if split.any():
+            found = _split_necks(found, split, SPLIT_GROW_PX, GROW_PX) or found
+    n = found.n
     # Region colors are statistics: on a large image a regular sample of ~1 MP gives the same
     # figures for any region big enough to matter, at a fraction of the cost (the model's colors
     # are an upscale of its canvas anyway). Counts stay exact, from the labelling. The sample

@@ -53,6 +53,11 @@ class TrainConfig:
     w_h: float = 1.0
     w_a: float = 0.005
     w_hint: float = 0.0
+    #: Extra Huber weight on pixels within ``edge_radius`` px of the sketch's ink (0: off). The
+    #: real-line-art model leaked hinted colors across lines; this makes a color that crosses a
+    #: line cost (1 + w_edge) times as much there.
+    w_edge: float = 0.0
+    edge_radius: int = 2
     #: Huber (smooth-L1) transition point on 0..1 colors; small = L1-like, keeps fills crisp.
     huber_delta: float = 0.1
     #: The adversarial term (and discriminator training) starts at this step.
@@ -112,7 +117,9 @@ class TrainConfig:
             raise ValueError("workers and adv_start must be >= 0")
         if self.lr <= 0 or (self.lr_d is not None and self.lr_d <= 0):
             raise ValueError("learning rates must be positive")
-        if min(self.w_p, self.w_h, self.w_a, self.w_hint) < 0 or self.huber_delta <= 0:
+        if self.edge_radius < 1:
+            raise ValueError(f"edge_radius must be >= 1, got {self.edge_radius}")
+        if min(self.w_p, self.w_h, self.w_a, self.w_hint, self.w_edge) < 0 or self.huber_delta <= 0:
             raise ValueError("loss weights must be >= 0 and huber_delta > 0")
         if self.perceptual is not None and self.perceptual not in PERCEPTUAL:
             raise ValueError(f"unknown perceptual features {self.perceptual!r}; choose one of {PERCEPTUAL}")

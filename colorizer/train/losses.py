@@ -1,6 +1,7 @@
 """The generator's and discriminator's losses: perceptual (any frozen feature extractor), Huber, sigmoid CE.
 
-Generator loss = w_p * perceptual + w_h * Huber + w_a * adversarial (+ w_hint * hinted-cell L1).
+Generator loss = w_p * perceptual + w_h * Huber + w_a * adversarial (+ w_hint * hinted-cell L1);
+the Huber term may weigh pixels next to the sketch's lines more (``line_weights``).
 """
 
 from __future__ import annotations
@@ -57,6 +58,25 @@ class PerceptualLoss(nn.Module):
 def huber(output: torch.Tensor, target: torch.Tensor, delta: float) -> torch.Tensor:
     """Huber loss divided by ``delta`` (smooth-L1): L1-sized values whatever ``delta`` is."""
     return F.smooth_l1_loss(output, target, beta=delta)
+
+
+def line_weights(sketch: torch.Tensor, w_edge: float, radius: int) -> torch.Tensor:
+    """[N,1,H,W] per-pixel weights: 1 + ``w_edge`` within ``radius`` px (a square) of ink (< 0.5)."""
+    ink = (sketch < 0.5).to(sketch.dtype)
+    near = F.max_pool2d(ink, kernel_size=2 * radius + 1, stride=1, padding=radius)
+    return 1.0 + w_edge * near
+
+
+def weighted_huber(
+    output: torch.Tensor, target: torch.Tensor, delta: float, weights: torch.Tensor
+) -> torch.Tensor:
+    """:func:`huber` with per-pixel ``weights`` [N,1,H,W], normalised by their mean.
+
+    Normalising keeps the term's scale (and so its balance with the others) whatever share of
+    the crop is near lines; only where the error counts moves.
+    """
+    per_pixel = F.smooth_l1_loss(output, target, beta=delta, reduction="none")
+    return (per_pixel * weights).mean() / weights.mean()
 
 
 def d_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:

@@ -39,6 +39,8 @@ _FLAGS: dict[str, tuple[type, str]] = {
     "w_h": (float, "Huber loss weight"),
     "w_a": (float, "adversarial loss weight"),
     "w_hint": (float, "extra L1 weight at hinted cells"),
+    "w_edge": (float, "extra Huber weight within --edge-radius px of the sketch's lines"),
+    "edge_radius": (int, "reach of --w-edge in px"),
     "huber_delta": (float, "Huber transition point on 0..1 colors"),
     "adv_start": (int, "step at which the adversarial term starts"),
     "perceptual": (str, "perceptual features: efficientnet-lite0, hed-vgg16 (packaged weights) or vgg19"),

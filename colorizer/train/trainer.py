@@ -41,7 +41,16 @@ from colorizer.train.distributed import (
     mean_over_ranks,
     sync_batch_norm,
 )
-from colorizer.train.losses import PerceptualLoss, cell_means, d_loss, g_adv_loss, hinted_l1, huber
+from colorizer.train.losses import (
+    PerceptualLoss,
+    cell_means,
+    d_loss,
+    g_adv_loss,
+    hinted_l1,
+    huber,
+    line_weights,
+    weighted_huber,
+)
 from colorizer.train.precision import autocast_dtype, forward_precision, lay_out, memory_format
 from colorizer.train.samples import plot_losses, sample_grid, write_png
 
@@ -167,7 +176,12 @@ class Trainer:
         with forward_precision(self.device, self.amp_dtype):
             output = self._g(sketch, hint)
         output = output.float()  # the losses are reduced in fp32 whatever the forward pass ran in
-        losses: dict[str, torch.Tensor] = {"huber": huber(output, truth, cfg.huber_delta)}
+        losses: dict[str, torch.Tensor] = {}
+        if cfg.w_edge > 0:
+            weights = line_weights(sketch.float(), cfg.w_edge, cfg.edge_radius)
+            losses["huber"] = weighted_huber(output, truth, cfg.huber_delta, weights)
+        else:
+            losses["huber"] = huber(output, truth, cfg.huber_delta)
         total = cfg.w_h * losses["huber"]
         if self.perceptual is not None:
             with forward_precision(self.device, self.amp_dtype):

@@ -97,3 +97,24 @@ def test_hint_layer_paints_image_then_strokes_then_points() -> None:
 def test_sizes_must_match() -> None:
     with pytest.raises(ValueError, match="one size"):
         flatten_regions(np.zeros((4, 4, 3), np.uint8), np.zeros((4, 5), np.uint8))
+
+
+def test_a_neck_between_disagreeing_hints_is_cut_and_strips_elsewhere_kept() -> None:
+    # A 2 px opening in the dividing line with gap closing off (gap=0): what a punched corner
+    # leaves where no line end sees it. The two sides' hints disagree, so the region is labelled
+    # again at lines thickened by 1 px, which closes the neck: each side takes its own hint.
+    g = _two_boxes(gap=2)
+    cv2.line(g, (12, 20), (38, 20), 0, 1)
+    cv2.line(g, (12, 23), (38, 23), 0, 1)  # a 2 px strip inside the left box, its ends open
+    rng = np.random.default_rng(1)
+    rgb = np.clip(rng.normal(128, 20, (60, 80, 3)), 0, 255).astype(np.uint8)
+    two = hint_layer(60, 80, [PointHint(20, 40, RED), PointHint(60, 30, BLUE)])
+    out = flatten_regions(rgb, g, two, gap=0)
+    assert (out[26:49, 12:39] == RED).all() and (out[12:49, 42:69] == BLUE).all()
+    # The strip (its hint-free 2 px inside) is no part of the cut: it is not painted red.
+    assert not (out[21:23, 14:37] == RED).all(axis=-1).any()
+    # Agreeing hints: nothing is split, the one region takes the one color, the neck included.
+    same = hint_layer(60, 80, [PointHint(20, 40, RED), PointHint(60, 30, RED)])
+    out = flatten_regions(rgb, g, same, gap=0)
+    assert (out[26:49, 12:39] == RED).all() and (out[12:49, 42:69] == RED).all()
+    assert (out[29:31, 40] == RED).all()

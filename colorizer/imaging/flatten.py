@@ -166,9 +166,8 @@ def _split_necks(found: _Found, split: npt.NDArray[np.bool_], regrow: int, grow:
     """
     ids = _region_ids(found, found.grown)
     inside = (found.paper > 0) & split[ids]
-    mask = inside.view(np.uint8)
-    core = cv2.erode(found.paper, np.ones((3, 3), np.uint8))
-    core &= mask * np.uint8(255)
+    eroded = np.asarray(cv2.erode(found.paper, np.ones((3, 3), np.uint8)), np.uint8)
+    core = np.asarray(cv2.bitwise_and(eroded, inside.view(np.uint8) * np.uint8(255)), np.uint8)
     k, parts = cv2.connectedComponents(core, connectivity=4, ltype=cv2.CV_32S)
     on = core > 0
     part_region = np.zeros(k, np.intp)

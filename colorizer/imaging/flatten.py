@@ -152,53 +152,115 @@ def _regions(gray: U8, gap: float, min_area: int, line_threshold: int, grow: int
 
 #: How far (px) the parts of a split region grow back over the 1 px their thickened lines took.
 SPLIT_GROW_PX = 3
+#: At most this many labels are examined for necks in one request; beyond it (hints disagreeing
+#: all over a page) the regions keep the model's colors, as they did before necks were cut.
+SPLIT_MAX_LABELS = 16
+#: ... and at most this many (region, hint color) seeds flooded to see whether a cut would help.
+SPLIT_MAX_SEEDS = 64
 
 
-def _split_necks(found: _Found, split: npt.NDArray[np.bool_], regrow: int, grow: int) -> _Found | None:
-    """``found`` with the regions marked in ``split`` (per region id) labelled again at lines
-    thickened by 1 px; None when that divides none of them.
-
-    Only the regions whose hints disagree pay for it: labelling at the lines as drawn keeps 2 px
-    strips, which a thickened line would erase everywhere. Each part takes a new label and grows
-    back, inside its region, over the pixels the thickening took (the neck goes to a side);
-    pixels no part reaches (a thin strip off the region) keep the old label. Full-size passes,
-    on this path only.
-    """
-    ids = _region_ids(found, found.grown)
-    inside = (found.paper > 0) & split[ids]
-    eroded = np.asarray(cv2.erode(found.paper, np.ones((3, 3), np.uint8)), np.uint8)
-    core = np.asarray(cv2.bitwise_and(eroded, inside.view(np.uint8) * np.uint8(255)), np.uint8)
-    k, parts = cv2.connectedComponents(core, connectivity=4, ltype=cv2.CV_32S)
-    on = core > 0
-    part_region = np.zeros(k, np.intp)
-    part_region[parts[on]] = ids[on]
-    if not (np.bincount(part_region[1:], minlength=found.n) > 1).any():
-        return None  # no region was divided
-    n = found.n
-    labels = np.where(found.paper > 0, found.grown, 0).astype(np.int32)
-    # Parts grow back within their region only (an empty 3x3 step at a time, so a neck pixel
-    # between two parts goes to one of them).
-    grown_parts = parts.astype(np.float32)
+def _grow_into(work: npt.NDArray[np.float32], empty: npt.NDArray[np.bool_], steps: int) -> None:
+    """In place: each ``empty`` pixel within ``steps`` 3x3 steps of a labelled one takes the
+    largest label beside it (labels as float32, exact below 2**24)."""
     kernel = np.ones((3, 3), np.uint8)
-    for _ in range(regrow):
-        empty = ((grown_parts == 0) & inside).view(np.uint8)
-        if not cv2.countNonZero(empty):
-            break
-        grown_parts = np.asarray(cv2.copyTo(cv2.dilate(grown_parts, kernel), empty, grown_parts))
-    taken = inside & (grown_parts > 0)
-    labels[taken] = grown_parts[taken].astype(np.int32) + (n - 1)
+    for _ in range(steps):
+        todo = (empty & (work == 0)).view(np.uint8)
+        if not cv2.countNonZero(todo):
+            return
+        cv2.copyTo(cv2.dilate(work, kernel), todo, work)
+
+
+def _hints_in_two_parts(found: _Found, split: npt.NDArray[np.bool_], hinted: _Hinted, hints: U8) -> bool:
+    """Whether some region of ``split`` has hints of two colors in two parts of the paper eroded
+    by 1 px: one seed per color and region, each flooded over its part (a cost of the parts'
+    area, not the page's) until two seeds of a region are found apart."""
+    at = hinted.at if hinted.at is not None else np.flatnonzero(hints[..., 3])
+    eroded = np.asarray(cv2.erode(found.paper, np.ones((3, 3), np.uint8)), np.uint8)
+    keep = split[hinted.ids] & (np.take(eroded.ravel(), at) > 0)
+    key = (hinted.ids[keep].astype(np.uint64) << np.uint64(32)) | hinted.words[keep].astype(np.uint64)
+    keys, first = np.unique(key, return_index=True)
+    if len(keys) > SPLIT_MAX_SEEDS:
+        return False
+    seeds, regions = at[keep][first], (keys >> np.uint64(32)).astype(np.intp)
+    w = found.paper.shape[1]
+    flooded = np.zeros((found.paper.shape[0] + 2, w + 2), np.uint8)
+    mark = 0
+    for r in np.unique(regions):
+        parts = set()
+        for seed in seeds[regions == r]:
+            y, x = divmod(int(seed), w)
+            if not flooded[y + 1, x + 1]:
+                mark += 1
+                flags = 4 | cv2.FLOODFILL_MASK_ONLY | cv2.FLOODFILL_FIXED_RANGE | (mark << 8)
+                cv2.floodFill(eroded, flooded, (x, y), 0, 0, 0, flags)
+            parts.add(int(flooded[y + 1, x + 1]))
+            if len(parts) > 1:
+                return True
+    return False
+
+
+def _split_necks(
+    found: _Found, split: npt.NDArray[np.bool_], hinted: _Hinted, hints: U8, regrow: int, grow: int
+) -> _Found | None:
+    """``found`` with the regions marked in ``split`` (per region id) labelled again at lines
+    thickened by 1 px, when that puts their hints (``alpha`` > 0) into two or more parts; else None.
+
+    Only regions whose hints disagree pay for it, and only inside their bounding box: labelling
+    at the lines as drawn keeps 2 px strips, which a thickened line would erase everywhere. Each
+    part takes a new label and grows back, inside its region, over the pixels the thickening took
+    (the neck goes to a side); pixels no part reaches (a thin strip off the region) keep the old
+    label; line pixels beside the region are grown again from the new labels.
+    """
+    old = np.flatnonzero(split[found.region])  # the labels of the split regions
+    old = old[old > 0]  # 0: the lines (hints on a line belong to no region)
+    if len(old) == 0 or len(old) > SPLIT_MAX_LABELS or not _hints_in_two_parts(found, split, hinted, hints):
+        return None
+    h, w = found.paper.shape
+    mask = np.zeros((h, w), np.uint8)
+    for label in old:  # a few exact compares, not a gather of every label
+        mask |= cv2.compare(found.grown, int(label), cv2.CMP_EQ)  # type: ignore[call-overload]
+    x, y, bw, bh = cv2.boundingRect(mask)
+    pad = grow + 2
+    y0, y1, x0, x1 = max(0, y - pad), min(h, y + bh + pad), max(0, x - pad), min(w, x + bw + pad)
+    box = (slice(y0, y1), slice(x0, x1))
+    paper, grown = found.paper[box], found.grown[box]
+    inside = (mask[box] > 0) & (paper > 0)
+    core = np.asarray(cv2.erode(paper, np.ones((3, 3), np.uint8)), np.uint8)
+    core[~inside] = 0
+    k, parts = cv2.connectedComponents(core, connectivity=4, ltype=cv2.CV_32S)
+    parts = np.asarray(parts, np.int32)
+    n = found.n
     total = n + k - 1
+    # Parts (new labels n .. total-1) grow back over the thickening, within their region.
+    work = np.where(parts > 0, parts + (n - 1), 0).astype(np.float32)
+    _grow_into(work, inside, regrow)
+    taken = work > 0
+    labels = np.where(taken, work, grown).astype(np.float32)
+    # Line pixels that belonged to a split region are grown again (the others keep theirs).
+    lines_again = (paper == 0) & np.isin(grown, old)
+    labels[lines_again] = 0
+    _grow_into(labels, lines_again, grow)
+    new_grown: Labels = (
+        found.grown.astype(np.uint16, copy=True) if total < 2**16 else found.grown.astype(np.int32)
+    )
+    new_grown[box] = labels
     region = np.concatenate([found.region, np.arange(n, total)])
-    paper = found.paper
-    area = np.bincount(region[labels[paper > 0]], minlength=total).astype(np.int64)
-    border = np.zeros(total, bool)
-    for edge in (labels[0], labels[-1], labels[:, 0], labels[:, -1]):
-        border[region[edge]] = True
+    # Areas and the border of the regions involved, from the box (which holds all of them).
+    involved = np.zeros(total, bool)
+    involved[found.region[old]] = True
+    involved[n:] = True
+    ids = region[labels.astype(np.intp)]
+    counts = np.bincount(ids[paper > 0], minlength=total)
+    area = np.concatenate([found.area, np.zeros(k - 1, np.int64)])
+    area[involved] = counts[involved]
+    border = np.concatenate([found.on_border, np.zeros(k - 1, bool)])
+    border[involved] = False
+    edges = ((ids[0], y0 == 0), (ids[-1], y1 == h), (ids[:, 0], x0 == 0), (ids[:, -1], x1 == w))
+    for edge, at_page in edges:
+        if at_page:
+            border[edge[involved[edge]]] = True
     border[0] = False
-    work: Labels = labels.astype(np.uint16) if total < 2**16 else labels
-    spare = np.zeros(paper.shape, np.uint8)
-    grown = _grow(work, paper, grow, spare) if grow > 0 else work
-    return _Found(paper, grown, total, region, area, border)
+    return _Found(found.paper, new_grown, total, region, area, border)
 
 
 def _lab(rgb: U8) -> npt.NDArray[np.float32]:
@@ -226,11 +288,22 @@ def _region_ids(found: _Found, labels: npt.NDArray[np.integer]) -> npt.NDArray[n
     return labels if found.identity else found.region[labels]
 
 
-def _hint_colors(
-    hints: U8, found: _Found, n: int, tolerance: float
-) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.bool_], npt.NDArray[np.float64]]:
+@dataclass(frozen=True)
+class _Hinted:
+    """Per region id: hint pixel count, whether its hints agree, their mean RGB; and per hint
+    pixel its region id, its RGBA as a word and its flat index (None: not gathered)."""
+
+    count: npt.NDArray[np.float64]
+    agreed: npt.NDArray[np.bool_]
+    color: npt.NDArray[np.float64]
+    ids: npt.NDArray[np.integer]
+    words: npt.NDArray[np.uint32]
+    at: npt.NDArray[np.intp] | None
+
+
+def _hint_colors(hints: U8, found: _Found, n: int, tolerance: float) -> _Hinted:
     """Per region id: hint pixel count, whether its hints agree (all within ``tolerance`` Lab
-    units of their mean) and their mean RGB.
+    units of their mean) and their mean RGB (and the hint pixels, :class:`_Hinted`).
 
     A stroke can paint millions of pixels in one color: per-pixel Lab arithmetic on them would
     cost ~1 us each. A region whose hint pixels are all one color agrees by definition, so the
@@ -245,7 +318,8 @@ def _hint_colors(
     on = np.asarray(cv2.threshold(alpha, 0, 1, cv2.THRESH_BINARY, alpha)[1]).view(np.bool_).ravel()
     hinted = cv2.countNonZero(alpha)
     if not hinted:
-        return h_count, agreed, h_color
+        return _Hinted(h_count, agreed, h_color, np.zeros(0, np.intp), np.zeros(0, np.uint32), None)
+    at: npt.NDArray[np.intp] | None = None
     flat_words = np.ascontiguousarray(hints).view(np.uint32).ravel()
     if hinted < on.size // HINT_INDEX_SHARE:
         # Few hinted pixels (points, thin strokes): one scan of the mask for their indices, then
@@ -274,7 +348,7 @@ def _hint_colors(
         agreed |= mixed & (_sums(m_ids[far], None, n) == 0)
         m_color = _sums(m_ids, m_rgb.astype(np.float32), n) / np.maximum(m_count, 1.0)[:, None]
         h_color = np.where(mixed[:, None], m_color, h_color)
-    return h_count, agreed, h_color
+    return _Hinted(h_count, agreed, h_color, h_ids, words, at)
 
 
 def flatten_regions(
@@ -310,11 +384,15 @@ def flatten_regions(
     found = _regions(gray, gap, min_area, line_threshold, GROW_PX)
     if found.n <= 1:
         return rgb
+    hinted: _Hinted | None = None
     if hints is not None:
-        h_count, agreed, _ = _hint_colors(hints, found, found.n, tolerance)
-        split = (h_count > 0) & ~agreed & (found.area >= min_area)
+        hinted = _hint_colors(hints, found, found.n, tolerance)
+        split = (hinted.count > 0) & ~hinted.agreed & (found.area >= min_area)
+        split[0] = False  # the lines
         if split.any():
-            found = _split_necks(found, split, SPLIT_GROW_PX, GROW_PX) or found
+            cut = _split_necks(found, split, hinted, hints, SPLIT_GROW_PX, GROW_PX)
+            if cut is not None:
+                found, hinted = cut, _hint_colors(hints, cut, cut.n, tolerance)
     n = found.n
     # Region colors are statistics: on a large image a regular sample of ~1 MP gives the same
     # figures for any region big enough to matter, at a fraction of the cost (the model's colors
@@ -340,9 +418,9 @@ def flatten_regions(
     color = _sums(s_ids[close], s_px[close].astype(np.float32), n) / np.maximum(n_close, 1.0)[:, None]
     fill = (n_close >= agree * s_count) & (n_close > 0) & (count >= min_area)
     h_count = np.zeros(n)
-    if hints is not None:
-        h_count, agreed, h_color = _hint_colors(hints, found, n, tolerance)
-        color = np.where(agreed[:, None], h_color, color)
+    if hinted is not None:
+        h_count, agreed = hinted.count, hinted.agreed
+        color = np.where(agreed[:, None], hinted.color, color)
         # Hinted regions: the hints' color when they agree, else the model's colors untouched.
         fill = np.where(h_count > 0, agreed & (count >= min_area), fill)
     if paper:

@@ -10,6 +10,7 @@ from ``git show`` as its own module::
 
     python scripts/compare_flat_fill.py speed --before 8bdc932 --heavy
     python scripts/compare_flat_fill.py quality --before 8bdc932 --limit 8
+    python scripts/compare_flat_fill.py quality --before ac09da4 --before-gap 15   # the fill before necks were cut
 """
 
 from __future__ import annotations
@@ -112,7 +113,7 @@ def speed(before: ModuleType, reps: int, heavy: bool) -> None:
         )
 
 
-def quality(before: ModuleType, limit: int, widths: list[int], out: Path) -> None:
+def quality(before: ModuleType, limit: int, widths: list[int], out: Path, before_gap: int = 3) -> None:
     """The real eval's cases with gaps, the model once, both flat fills on its outputs."""
     from colorizer.eval.real import ALL_SET, gapped_name, real_sets
     from colorizer.eval.report import markdown_tables, write_json
@@ -129,7 +130,7 @@ def quality(before: ModuleType, limit: int, widths: list[int], out: Path) -> Non
     model = OnnxSystem(ROOT / "model_repository/colorizer/1/model.onnx", None, threads=1)
     systems: list[System] = [
         model,
-        BeforeFlat(model, "flat fill, before (gap 3)", gap=3),
+        BeforeFlat(model, f"flat fill, before (gap {before_gap})", gap=before_gap),
         FlatFillSystem(model, "flat fill, after (gap 15)", gap=15),
         FlatFillSystem(model, "flat fill, after (gap 30)", gap=30),
     ]
@@ -158,13 +159,16 @@ def main() -> None:
     parser.add_argument("--heavy", action="store_true", help="speed: also the heaviest stroke (slow before)")
     parser.add_argument("--limit", type=int, default=8, help="quality: test pairs per source")
     parser.add_argument("--gap-widths", default="3,7,15")
+    parser.add_argument(
+        "--before-gap", type=int, default=3, help="quality: the earlier fill's gap setting (3 at 8bdc932)"
+    )
     parser.add_argument("--out", type=Path, default=Path("runs/eval/flat-compare"))
     args = parser.parse_args()
     before = _before(args.before)
     if args.what == "speed":
         speed(before, args.reps, args.heavy)
     else:
-        quality(before, args.limit, [int(v) for v in args.gap_widths.split(",")], args.out)
+        quality(before, args.limit, [int(v) for v in args.gap_widths.split(",")], args.out, args.before_gap)
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ from ``git show`` as its own module::
 
     python scripts/compare_flat_fill.py speed --before 8bdc932 --heavy
     python scripts/compare_flat_fill.py quality --before 8bdc932 --limit 8
-    python scripts/compare_flat_fill.py quality --before ac09da4 --before-gap 15   # the fill before necks were cut
+    python scripts/compare_flat_fill.py quality --before ac09da4 --before-gap 15  # before neck cuts
 """
 
 from __future__ import annotations

@@ -50,6 +50,7 @@ def main() -> int:
     p.add_argument("--real-ratio", type=float, default=0.75)
     p.add_argument("--perceptual", default="efficientnet-lite0")
     p.add_argument("--w-p", type=float, default=0.01)
+    p.add_argument("--w-edge", type=float, default=4.0, help="extra Huber weight next to the lines")
     p.add_argument("--workers", type=int, default=8)
     p.add_argument("--steps", type=int, default=1_000_000)
     args = p.parse_args()
@@ -90,6 +91,7 @@ def main() -> int:
         real_ratio=args.real_ratio,
         perceptual=args.perceptual,
         w_p=args.w_p,
+        w_edge=args.w_edge,
         init=str(args.init) if args.init and not args.resume else None,
         device="cuda",
         threads=4,

@@ -2,6 +2,7 @@
 
 import torch
 
+from colorizer.train.config import TrainConfig
 from colorizer.train.losses import huber, line_weights, weighted_huber
 
 
@@ -35,3 +36,24 @@ def test_an_error_beside_the_line_costs_more_than_one_far_from_it() -> None:
     assert torch.isclose(huber(near, truth, 0.1), huber(far, truth, 0.1))
     ratio = weighted_huber(near, truth, 0.1, weights) / weighted_huber(far, truth, 0.1, weights)
     assert torch.isclose(ratio, torch.tensor(5.0))
+
+
+def test_the_trainer_uses_it_and_checks_its_settings(tiny_cfg: TrainConfig) -> None:
+    import math
+    from dataclasses import replace
+
+    import pytest
+
+    from colorizer.data.dataset import SyntheticDataset, fixed_batch
+    from colorizer.train.trainer import Trainer
+
+    batch = fixed_batch(SyntheticDataset(32, seed=3), [0, 1])
+    plain = Trainer(replace(tiny_cfg, w_a=0.0, seed=1))
+    edged = Trainer(replace(tiny_cfg, w_a=0.0, seed=1, w_edge=4.0))
+    edged.generator.load_state_dict(plain.generator.state_dict())
+    a, b = plain.train_step(batch)["huber"], edged.train_step(batch)["huber"]
+    assert math.isfinite(b) and a != b  # the same weights, the same batch: another weighting
+    with pytest.raises(ValueError, match="edge_radius"):
+        replace(tiny_cfg, edge_radius=0)
+    with pytest.raises(ValueError, match="loss weights"):
+        replace(tiny_cfg, w_edge=-1.0)

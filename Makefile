@@ -87,12 +87,15 @@ train-synth: $(STAMP)
 
 # The real phases (models/milestones/README.md): the synthetic model fine-tuned on the real pairs
 # (train split) mixed with synthetic illustrations. Phase 1 (to step 1699): 3 parts real to 1,
-# no perceptual term; phase 2 (to step 8497, the shipped model): EfficientNet-Lite0 perceptual
-# term, half real, a third of the hinted samples clicked once per region, bf16 where native.
+# no perceptual term; phase 2 (to step 8497): EfficientNet-Lite0 perceptual term, half real, a
+# third of the hinted samples clicked once per region, bf16 where native; phase 3 (to
+# REAL_STEPS_3, the shipped model): on from phase 2's generator and discriminator with fresh Adam
+# moments and the line-weighted Huber term (--w-edge 4).
 # SYNTH_MODEL: the synthetic model to start from (the committed step-6600 one by default).
 SYNTH_MODEL ?= models/milestones/synthetic-cpu-step6600.pt
 REAL_STEPS_1 ?= 1699
 REAL_STEPS ?= 8497
+REAL_STEPS_3 ?= STEP3
 train-real: data
 	$(BIN)/colorizer train --preset cpu --crop 128 --batch-size 8 --lr 2e-4 --lr-d 1e-4 --w-hint 3 \
 	  --w-a 0.003 --adv-start 0 --hint-p-none 0.1 --hint-density-min 0.005 --hint-density-max 0.08 \
@@ -102,7 +105,10 @@ train-real: data
 	$(BIN)/colorizer train --resume runs/real1/milestone.pt --out runs/real3 --perceptual efficientnet-lite0 \
 	  --w-p 0.01 --precision auto --real-ratio 0.5 --hint-p-regions 0.3 --threads 2 --workers 0 \
 	  --ckpt-every 200 --val-every 200 --sample-every 600 --steps $(REAL_STEPS) --max-minutes 600
-	$(BIN)/colorizer train --finalize runs/real3 --to runs/real3/model.pt --samples runs/real3/samples.png
+	$(BIN)/colorizer train --finalize runs/real3 --milestone --to runs/real3/milestone.pt --samples runs/real3/samples.png
+	$(BIN)/colorizer train --resume runs/real3/milestone.pt --out runs/real4 --w-edge 4 --threads 2 --workers 0 \
+	  --ckpt-every 200 --val-every 200 --sample-every 1000 --steps $(REAL_STEPS_3) --max-minutes 600
+	$(BIN)/colorizer train --finalize runs/real4 --to runs/real4/model.pt --samples runs/real4/samples.png
 
 bench: $(STAMP) triton-env
 	$(BIN)/colorizer bench

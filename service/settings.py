@@ -219,8 +219,8 @@ class Settings(BaseSettings):
         ge=0,
         le=100,
         description="output.flat_fill: line ends up to this many pixels apart (at a 1000 px long side; "
-        "scaled up with larger sketches, never below this many) are joined before finding the "
-        "regions to fill; 0: no gap closing.",
+        "scaled up with larger sketches; this many down to a 512 px side, half of it at 256 px and "
+        "below) are joined before finding the regions to fill; 0: no gap closing.",
     )
     flat_fill_paper: bool = Field(
         True,

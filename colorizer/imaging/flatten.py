@@ -6,7 +6,8 @@ enclose and paints each one with the model's dominant color inside it, which rem
 the regions are right. Where they are not, it stands back:
 
 * gaps in the lines are closed first by joining line ends (:mod:`colorizer.imaging.gaps`), up to
-  ``gap`` px at a 1000 px long side, scaled up with larger sketches and never below ``gap`` px;
+  ``gap`` px at a 1000 px long side, scaled up with larger sketches, ``gap`` px down to a 512 px
+  side, half of it at 256 px and below;
 * a region with hints takes the hints' own color when they agree; a region whose hints disagree
   is labelled again with its lines thickened by 2 px, which cuts the narrow necks through which
   a punched or broken corner joins two regions (no line end sees those), and its parts are
@@ -54,10 +55,16 @@ LINE_THRESHOLD = 200
 STATS_PIXELS = 2**18
 #: The gap distance is given at this long side and scales with the sketch's ...
 GAP_REFERENCE_SIDE = 1000
-#: ... but never below what it is at this long side. Holes do not shrink with the page: on the
-#: real eval at 512 px, a floor of 512 (7.7 px joins) left the 15 px holes open (leak share 6.9%
-#: at 16 hints against 2.9% with 15 px joins), at no cost on closed lines (0.49% / 0.52%).
+#: ... but never below what it is at this long side, down to GAP_SMALL_SIDE. Holes do not shrink
+#: with the page: on the real eval at 512 px, joins of 7.7 px (15 scaled to 512) left the 15 px
+#: holes open (leak share 6.9% at 16 hints against 2.9% with 15 px joins), at no cost on
+#: closed lines (0.49% / 0.52%).
 GAP_MIN_SIDE = 1000
+#: Below this long side the distance shrinks with the page again, to half of it at half this side
+#: and below (7.5 px by default, about what it was before 2026-12-02): at 256 px, 15 px joins
+#: leaked more than 7.7 px ones on closed lines (1.82% against 1.69%) and with 7 px holes
+#: (3.01% against 2.19%).
+GAP_SMALL_SIDE = 512
 #: How many pixels the fills grow under the lines: the antialiased edge (1-2 px at any size).
 GROW_PX = 2
 #: Hinted pixels under 1 / this of the page are gathered by index, more by boolean compress.
@@ -67,8 +74,11 @@ PAPER = (255, 255, 255)
 
 
 def gap_px(gap: float, height: int, width: int) -> float:
-    """The end-joining distance in px for a sketch of this size (``gap`` at a 1000 px long side)."""
-    return gap * max(height, width, GAP_MIN_SIDE) / GAP_REFERENCE_SIDE
+    """The end-joining distance in px for a sketch of this size: ``gap`` at a 1000 px long side,
+    scaled up above it, ``gap`` down to a 512 px side, then down to half of it at 256 px and below."""
+    side = max(height, width)
+    small = min(1.0, max(0.5, side / GAP_SMALL_SIDE))
+    return gap * max(side, GAP_MIN_SIDE) / GAP_REFERENCE_SIDE * small
 
 
 def _grow(labels: Labels, paper: U8, steps: int, spare: U8) -> Labels:

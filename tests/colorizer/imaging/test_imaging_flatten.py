@@ -37,7 +37,7 @@ def test_a_leak_through_a_small_gap_is_split_and_a_wide_one_is_not() -> None:
     small = line_regions(_two_boxes(gap=5), min_area=8)[0]
     assert small[30, 20] != small[30, 60]
     wide = line_regions(_two_boxes(gap=20), min_area=8)[0]
-    # A 20 px opening is a real opening: 15 px are joined at this size (the floor).
+    # A 20 px opening is a real opening: 7.5 px are joined at this size.
     assert wide[30, 20] == wide[30, 60]
 
 

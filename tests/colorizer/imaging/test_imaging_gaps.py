@@ -46,7 +46,7 @@ def test_a_drawn_shape_with_a_gap_is_closed_and_the_outside_stays_paper() -> Non
 
 
 def test_a_gap_wider_than_the_setting_stays_open() -> None:
-    g = _broken_ring(200, 60, 30)  # about 31 px open: beyond 15 px (the floor at this size)
+    g = _broken_ring(200, 60, 30)  # about 31 px open: beyond the 7.5 px joined at this size
     out = flatten_regions(_blotchy(200, 200, BLUE), g, hint_layer(200, 200, [PointHint(100, 100, RED)]))
     assert tuple(out[5, 5]) == RED  # inside and outside are one region, and it was hinted
 

@@ -98,11 +98,7 @@ def _grow(labels: Labels, paper: U8, steps: int, spare: U8) -> Labels:
     kernel = np.ones((3, 3), np.uint8)
     if labels.dtype != np.uint16:
         work = labels.astype(np.float32)
-        for _ in range(steps):
-            empty = (work == 0).view(np.uint8)
-            if not cv2.countNonZero(empty):
-                break
-            work = np.asarray(cv2.copyTo(cv2.dilate(work, kernel), empty, work))
+        _grow_into(work, np.ones(work.shape, bool), steps)
         return work.astype(np.int32)
     # First step: every pixel takes the largest label around it, then the paper its own back
     # (the same as dilating into the line pixels only, without a mask of them).

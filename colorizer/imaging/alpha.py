@@ -17,6 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from colorizer.imaging.canvas import Canvas
+from colorizer.imaging.components import label_regions
 from colorizer.imaging.decode import over_white
 
 U8 = npt.NDArray[np.uint8]
@@ -28,7 +29,7 @@ def output_alpha(alpha: U8) -> U8:
         raise ValueError(f"alpha must be a 2-D uint8 array, got {alpha.dtype} {alpha.shape}")
     see_through = (alpha < 255).astype(np.uint8)
     # 4-connectivity: a one-pixel diagonal line still closes a figure.
-    count, found = cv2.connectedComponents(see_through, connectivity=4, ltype=cv2.CV_32S)
+    count, found = label_regions(see_through)
     labels = np.asarray(found, dtype=np.int32)
     border = np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]])
     background = np.zeros(count, bool)

@@ -38,6 +38,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
+from colorizer.imaging.components import label_regions
 from colorizer.imaging.gaps import Labels, closed_regions
 from colorizer.imaging.hints import PaintedPixels, rasterize_hints
 
@@ -245,7 +246,7 @@ def _split_necks(
     inside = (mask[box] > 0) & (paper > 0)
     core = np.asarray(cv2.erode(paper, _thicken_kernel()), np.uint8)
     core[~inside] = 0
-    k, parts = cv2.connectedComponents(core, connectivity=4, ltype=cv2.CV_32S)
+    k, parts = label_regions(core)
     parts = np.asarray(parts, np.int32)
     n = found.n
     total = n + k - 1

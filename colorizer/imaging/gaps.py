@@ -25,6 +25,8 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
+from colorizer.imaging.components import label_regions
+
 U8 = npt.NDArray[np.uint8]
 I32 = npt.NDArray[np.int32]
 #: Region labels: uint16 where they fit (OpenCV dilates and histograms it), else int32.
@@ -281,7 +283,7 @@ def _wraps_silently() -> bool:
     row = np.zeros((1, 2**17), np.uint8)
     row[0, ::2] = 1
     try:
-        cv2.connectedComponents(row, connectivity=4, ltype=cv2.CV_16U)
+        label_regions(row, cv2.CV_16U)
     except cv2.error:
         return False
     return True
@@ -298,12 +300,12 @@ def _label(paper: U8) -> tuple[Labels, int, npt.NDArray[np.int64], npt.NDArray[n
     labels: Labels | None = None
     if _LABEL_16U:
         try:
-            n, found16 = cv2.connectedComponents(paper, connectivity=4, ltype=cv2.CV_16U)
+            n, found16 = label_regions(paper, cv2.CV_16U)
             labels = np.asarray(found16, np.uint16)
         except cv2.error:  # over 65535 labels (provisional ones included): int32 below
             labels = None
     if labels is None:
-        n, found = cv2.connectedComponents(paper, connectivity=4, ltype=cv2.CV_32S)
+        n, found = label_regions(paper)
         labels = np.asarray(found, np.uint16) if n < 2**16 else np.asarray(found, np.int32)
     if labels.dtype == np.uint16:
         area = cv2.calcHist([labels], [0], None, [n], [0, n]).ravel().astype(np.int64)

@@ -32,6 +32,7 @@ import numpy as np
 import numpy.typing as npt
 
 from colorizer.imaging.canvas import Canvas
+from colorizer.imaging.components import label_regions
 from colorizer.imaging.kernels import disk
 
 U8 = npt.NDArray[np.uint8]
@@ -89,25 +90,26 @@ def guided_upsample(colors: U8, gray: U8, line_threshold: int = LINE_THRESHOLD) 
     band = band_width(scale)
     reliable = _reliable(paper, band)
 
-    count, regions = cv2.connectedComponents(paper, connectivity=4, ltype=cv2.CV_32S)
+    count, regions = label_regions(paper)
     flat_regions = np.asarray(regions, dtype=np.int32).ravel()
     # One 3-byte item per pixel: numpy gathers and scatters those as single copies, several
     # times faster than [N, 3] rows (3.2 vs 8.6 ms for 770k pixels of a 2048 px page).
     pixels = up.reshape(-1).view("V3")
-    out = up.copy()
-    out_pixels = out.reshape(-1).view("V3")
 
     todo = np.flatnonzero(~reliable.ravel())  # the band and the lines
     src = _nearest_reliable(reliable, todo, band)
     own = flat_regions[todo]
-    if src is None:
-        wrong = todo[own != 0]
-    else:
+    # A source across a line (another region) is wrong; line pixels (region 0) take any.
+    wrong = todo[own != 0] if src is None else todo[(own != 0) & (flat_regions[src] != own)]
+    # Region means from the resized colors, before they are overwritten below.
+    means = _region_means(up, flat_regions.reshape(height, width), count, wrong) if wrong.size else None
+    # A fresh resize is written in place (sources are reliable pixels, never written): a 12 MB
+    # copy saved at 2048 px. The caller's own array is copied.
+    out = up if up is not colors else up.copy()
+    out_pixels = out.reshape(-1).view("V3")
+    if src is not None:
         out_pixels[todo] = pixels[src]
-        # A source across a line (another region) is wrong; line pixels (region 0) take any.
-        wrong = todo[(own != 0) & (flat_regions[src] != own)]
-    if wrong.size:
-        means = _region_means(up, flat_regions.reshape(height, width), count, wrong)
+    if means is not None:
         out_pixels[wrong] = np.ascontiguousarray(means).reshape(-1).view("V3")
     return out
 

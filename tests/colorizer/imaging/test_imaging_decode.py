@@ -193,3 +193,22 @@ def test_header_sizes_match_the_encoder(ext: str, channels: int, params: list[in
     header = read_header(buf.tobytes())
     assert (header.width, header.height) == (45, 123)
     assert decode_sketch(buf.tobytes(), LIMITS).shape == (123, 45)
+
+
+
+def test_a_png_with_a_bad_crc_gives_a_clear_message(gray: np.ndarray) -> None:
+    data = bytearray(encode(gray))
+    idat = data.index(b"IDAT")
+    data[idat + 6] ^= 0xFF  # inside the compressed data: the chunk's CRC no longer matches
+    with pytest.raises(ImageInputError, match="sketch: not a decodable image"):
+        decode_sketch(bytes(data), LIMITS)
+
+
+@pytest.mark.parametrize("channels", [3, 4])
+def test_color_sketches_go_straight_from_bgr_to_gray(channels: int) -> None:
+    rng = np.random.default_rng(channels)
+    img = rng.integers(0, 256, size=(29, 31, channels), dtype=np.uint8)
+    if channels == 4:
+        img[..., 3] = 255  # opaque: the gray is the plain luma
+    ref = cv2.cvtColor(cv2.cvtColor(img[..., :3], cv2.COLOR_BGR2RGB), cv2.COLOR_RGB2GRAY)
+    np.testing.assert_array_equal(decode_sketch(encode(img), LIMITS), ref)

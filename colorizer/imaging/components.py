@@ -16,7 +16,7 @@ import numpy.typing as npt
 
 def label_regions(
     mask: npt.NDArray[np.uint8], ltype: int = cv2.CV_32S
-) -> tuple[int, npt.NDArray[np.generic]]:
+) -> tuple[int, npt.NDArray[np.integer]]:
     """4-connected labels of the non-zero pixels of ``mask`` [H, W] uint8: (count, labels).
 
     Label 0 is the zero pixels; the others are numbered in raster order of their first pixel, as

@@ -11,6 +11,7 @@ from ``git show`` as its own module::
     python scripts/compare_flat_fill.py speed --before 8bdc932 --heavy
     python scripts/compare_flat_fill.py quality --before 8bdc932 --limit 8
     python scripts/compare_flat_fill.py quality --before ac09da4 --before-gap 15  # before neck cuts
+    python scripts/compare_flat_fill.py quality --before 259a002 --before-gap 15 --open-figure-de 8,inf
 """
 
 from __future__ import annotations
@@ -113,8 +114,16 @@ def speed(before: ModuleType, reps: int, heavy: bool) -> None:
         )
 
 
-def quality(before: ModuleType, limit: int, widths: list[int], out: Path, before_gap: int = 3) -> None:
-    """The real eval's cases with gaps, the model once, both flat fills on its outputs."""
+def quality(
+    before: ModuleType,
+    limit: int,
+    widths: list[int],
+    out: Path,
+    before_gap: int = 3,
+    open_des: tuple[float, ...] = (),
+) -> None:
+    """The real eval's cases with gaps, the model once, both flat fills on its outputs; with
+    ``open_des``, today's fill again per value of ``flatten.OPEN_FIGURE_WHITE_DE``."""
     from colorizer.eval.real import ALL_SET, gapped_name, real_sets
     from colorizer.eval.report import markdown_tables, write_json
     from colorizer.eval.runner import evaluate
@@ -127,12 +136,25 @@ def quality(before: ModuleType, limit: int, widths: list[int], out: Path, before
                 layer[y, x] = (*rgb, 255)
             return before.flatten_regions(self.inner.colorize(sketch, hint), sketch, layer, gap=self.gap)
 
+    class OpenFigure(FlatFillSystem):
+        def __init__(self, inner: System, de: float) -> None:
+            super().__init__(inner, f"flat fill, after (gap 15, open figure within {de:g} of white)", gap=15)
+            self.de = de
+
+        def colorize(self, sketch: Any, hint: Any) -> Any:
+            kept, after.OPEN_FIGURE_WHITE_DE = after.OPEN_FIGURE_WHITE_DE, self.de
+            try:
+                return super().colorize(sketch, hint)
+            finally:
+                after.OPEN_FIGURE_WHITE_DE = kept
+
     model = OnnxSystem(ROOT / "model_repository/colorizer/1/model.onnx", None, threads=1)
     systems: list[System] = [
         model,
         BeforeFlat(model, f"flat fill, before (gap {before_gap})", gap=before_gap),
         FlatFillSystem(model, "flat fill, after (gap 15)", gap=15),
         FlatFillSystem(model, "flat fill, after (gap 30)", gap=30),
+        *(OpenFigure(model, de) for de in open_des),
     ]
     sets, _ = real_sets(ROOT / "data/real", None, 512, limit=limit, gaps=12, gap_widths=widths)
     gapped = {gapped_name(n, w) for n in sets for w in widths}
@@ -162,13 +184,20 @@ def main() -> None:
     parser.add_argument(
         "--before-gap", type=int, default=3, help="quality: the earlier fill's gap setting (3 at 8bdc932)"
     )
+    parser.add_argument(
+        "--open-figure-de",
+        default="",
+        help="quality: comma-separated values of flatten.OPEN_FIGURE_WHITE_DE to run today's fill with too",
+    )
     parser.add_argument("--out", type=Path, default=Path("runs/eval/flat-compare"))
     args = parser.parse_args()
     before = _before(args.before)
     if args.what == "speed":
         speed(before, args.reps, args.heavy)
     else:
-        quality(before, args.limit, [int(v) for v in args.gap_widths.split(",")], args.out, args.before_gap)
+        widths = [int(v) for v in args.gap_widths.split(",")]
+        des = tuple(float(v) for v in args.open_figure_de.split(",") if v)
+        quality(before, args.limit, widths, args.out, args.before_gap, des)
 
 
 if __name__ == "__main__":

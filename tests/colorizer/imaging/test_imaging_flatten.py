@@ -118,3 +118,26 @@ def test_a_neck_between_disagreeing_hints_is_cut_and_strips_elsewhere_kept() -> 
     out = flatten_regions(rgb, g, same, gap=0)
     assert (out[26:49, 12:39] == RED).all() and (out[12:49, 42:69] == RED).all()
     assert (out[29:31, 40] == RED).all()
+
+
+@pytest.mark.parametrize("side", [120, 1200])
+def test_an_open_figure_on_the_paper_keeps_the_paper_around_it(side: int) -> None:
+    """A leaf drawn as an open stroke: its inside and the paper are one region. The hint's color
+    goes where the model painted the leaf, not over the whole page."""
+    k = side // 120
+    g = np.full((side, side), 255, np.uint8)
+    # a "U" open at the top, 60 px wide and deep at 120 px, far wider than any gap joined
+    cv2.ellipse(g, (60 * k, 40 * k), (30 * k, 50 * k), 0, 0, 180, 0, 2 * k)
+    rgb = np.full((side, side, 3), 250, np.uint8)  # the model: near-white paper ...
+    cv2.ellipse(rgb, (60 * k, 40 * k), (28 * k, 48 * k), 0, 0, 180, (60, 170, 60), -1)  # ... a green leaf
+    cv2.circle(rgb, (45 * k, 60 * k), 5 * k, (255, 255, 255), -1)  # ... with a white slip inside it
+    hints = hint_layer(side, side, [PointHint(60 * k, 70 * k, GREEN)])
+    labels, _ = line_regions(g)
+    assert labels[70 * k, 60 * k] == labels[5 * k, 5 * k]  # one region: the leaf is open
+    out = flatten_regions(rgb, g, hints)
+    assert (out[60 * k : 80 * k, 50 * k : 70 * k] == GREEN).all()  # the leaf, flat in the hint's color
+    assert (out[57 * k : 64 * k, 42 * k : 49 * k] == GREEN).all()  # white inside the figure is no paper
+    for y, x in ((5, 5), (110, 110), (5, 110), (100, 10)):
+        assert tuple(out[y * k, x * k]) == (255, 255, 255), (y, x)  # the paper stays paper
+    # Without paper (the setting off), the region takes the hint's color as any hinted region.
+    assert tuple(flatten_regions(rgb, g, hints, paper=False)[5 * k, 5 * k]) == GREEN

@@ -399,15 +399,19 @@ def _paper_around_open_figures(
     """
     h, w = flat.shape[:2]
     sh, sw = -(-h // step), -(-w // step)
-    target = _lab(np.clip(np.rint(color), 0, 255).astype(np.uint8))
     white = _lab(np.array([PAPER], np.uint8))[0]
-    mine = open_figure[s_ids]
-    ids = s_ids[mine]
-    to_white = np.sum((lab[mine] - white) ** 2, axis=1)
-    to_hint = np.sum((lab[mine] - target[ids]) ** 2, axis=1)
+    # Near white first (most samples are not), then nearer white than the hint, on those only.
+    at = np.flatnonzero(open_figure[s_ids])
+    off = lab[at] - white
+    to_white = np.einsum("ij,ij->i", off, off)
+    near = to_white < OPEN_FIGURE_WHITE_DE**2
+    at, to_white = at[near], to_white[near]
+    if not at.size:
+        return
+    target = _lab(np.clip(np.rint(color), 0, 255).astype(np.uint8))
+    off = lab[at] - target[s_ids[at]]
     small = np.zeros(sh * sw, np.uint8)
-    whiter = (to_white < to_hint) & (to_white < OPEN_FIGURE_WHITE_DE**2)
-    small[np.flatnonzero(mine)[whiter]] = 1
+    small[at[to_white < np.einsum("ij,ij->i", off, off)]] = 1
     # Only the white that reaches the border (or the transparent background) is paper: a white
     # patch the model left inside the figure is the model's mistake, and takes the hint's color.
     count, labels = label_regions(small.reshape(sh, sw))
@@ -417,6 +421,8 @@ def _paper_around_open_figures(
     if background is not None:
         edge[labels[background[::step, ::step]]] = True
     edge[0] = False
+    if not edge.any():
+        return
     small = edge[labels].view(np.uint8)
     big = cv2.resize(small, (sw * step, sh * step), interpolation=cv2.INTER_NEAREST)
     paper = np.asarray(big, np.uint8)[:h, :w] & open_figure[found.region][found.grown].view(np.uint8)

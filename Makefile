@@ -89,7 +89,7 @@ train-synth: $(STAMP)
 # (train split) mixed with synthetic illustrations. Phase 1 (to step 1699): 3 parts real to 1,
 # no perceptual term; phase 2 (to step 8497): EfficientNet-Lite0 perceptual term, half real, a
 # third of the hinted samples clicked once per region, bf16 where native; phase 3 (to
-# REAL_STEPS_3; a candidate, not shipped yet: models/milestones/README.md): on from phase 2's generator and discriminator with fresh Adam
+# REAL_STEPS_3, the shipped model): on from phase 2's generator and discriminator with fresh Adam
 # moments and the line-weighted Huber term (--w-edge 4).
 # SYNTH_MODEL: the synthetic model to start from (the committed step-6600 one by default).
 SYNTH_MODEL ?= models/milestones/synthetic-cpu-step6600.pt

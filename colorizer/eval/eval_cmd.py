@@ -295,10 +295,11 @@ def run(args: argparse.Namespace) -> int:
     }
     write_json(args.out / "report.json", results, config)
     (args.out / "report.md").write_text(markdown_tables(results, counts))
-    # Real sets: lines | hints | result | flat fill | truth (the first model and its flat fills).
+    # Real sets: lines | hints | each model | its flat fill | truth (named when there are several).
     shown, titles = names, None
     if real and models:
-        shown, titles = [names[0], names[1]], ["result", "flat fill"]
+        shown = [s.name for s in systems if not isinstance(s, FloodFillSystem | NoHintsSystem)]
+        titles = ["result", "flat fill"] if len(shown) == 2 else None
     for set_name, rows in sheets.items():
         if rows:
             sheet = contact_sheet(rows, shown, titles=titles, sketch_title="lines" if real else "sketch")

@@ -172,6 +172,7 @@ def run(args: argparse.Namespace) -> int:
         OnnxSystem,
         System,
         TorchSystem,
+        sheet_columns,
     )
 
     real = args.set == "real"
@@ -295,11 +296,7 @@ def run(args: argparse.Namespace) -> int:
     }
     write_json(args.out / "report.json", results, config)
     (args.out / "report.md").write_text(markdown_tables(results, counts))
-    # Real sets: lines | hints | each model | its flat fill | truth (named when there are several).
-    shown, titles = names, None
-    if real and models:
-        shown = [s.name for s in systems if not isinstance(s, FloodFillSystem | NoHintsSystem)]
-        titles = ["result", "flat fill"] if len(shown) == 2 else None
+    shown, titles = sheet_columns(systems) if real and models else (names, None)
     for set_name, rows in sheets.items():
         if rows:
             sheet = contact_sheet(rows, shown, titles=titles, sketch_title="lines" if real else "sketch")

@@ -260,3 +260,11 @@ class FloodFillSystem:
             nearest = np.argmin(np.stack(d), axis=0)
             out[ys, xs] = np.stack([rgb for _, _, rgb in items])[nearest]
         return out
+
+
+def sheet_columns(systems: list[System]) -> tuple[list[str], list[str] | None]:
+    """The real sets' contact-sheet columns: lines | hints | each model | its flat fill | truth
+    (the baselines left out), and their titles: ``result`` and ``flat fill`` for one model, the
+    systems' own names (None) for several."""
+    shown = [s.name for s in systems if not isinstance(s, FloodFillSystem | NoHintsSystem)]
+    return shown, (["result", "flat fill"] if len(shown) == 2 else None)

@@ -104,3 +104,16 @@ def test_bad_arguments_exit_2(tmp_path: Path) -> None:
     assert _run(["--quick", "--onnx", str(tmp_path / "missing.onnx")]) == 2
     assert _run(["--quick", "--hints", "0,x"]) == 2
     assert _run(["--quick", "--seed", "0"]) == 2
+
+
+def test_real_contact_sheets_show_every_model_and_its_flat_fill(tiny_checkpoint: Path) -> None:
+    """One model: ``result | flat fill``; several: each model and its flat fill, by name; the
+    baselines (flood fill, no hints) are never columns."""
+    from colorizer.eval.systems import FlatFillSystem, FloodFillSystem, NoHintsSystem, System, sheet_columns
+
+    a, b = TorchSystem(tiny_checkpoint, name="old"), TorchSystem(tiny_checkpoint, name="new")
+    one: list[System] = [a, FlatFillSystem(a), FloodFillSystem(), NoHintsSystem(a, "no hints")]
+    assert sheet_columns(one) == ([a.name, one[1].name], ["result", "flat fill"])
+    two: list[System] = [a, FlatFillSystem(a), b, FlatFillSystem(b), *one[2:]]
+    names, titles = sheet_columns(two)
+    assert names == ["old", "old + flat fill", "new", "new + flat fill"] and titles is None

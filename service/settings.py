@@ -225,8 +225,8 @@ class Settings(BaseSettings):
     flat_fill_paper: bool = Field(
         True,
         description="output.flat_fill: an unhinted region touching the sketch's border stays white "
-        "paper, and a hinted one (a figure drawn with open strokes) takes the hint's color only where "
-        "the model painted nearer it than white; false: both are filled like any other region.",
+        "paper, and a hinted one (a figure drawn with open strokes) takes the hint's color except where "
+        "the model left it white out to the border; false: both are filled like any other region.",
     )
     max_points: int = Field(_DEFAULT_LIMITS.max_points, ge=0, description="Most point hints per request.")
     max_strokes: int = Field(_DEFAULT_LIMITS.max_strokes, ge=0, description="Most stroke hints per request.")

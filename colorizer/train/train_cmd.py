@@ -43,6 +43,7 @@ _FLAGS: dict[str, tuple[type, str]] = {
     "edge_radius": (int, "reach of --w-edge in px"),
     "huber_delta": (float, "Huber transition point on 0..1 colors"),
     "adv_start": (int, "step at which the adversarial term starts"),
+    "ema_decay": (float, "decay of a moving average of the generator's weights, what ships (0: off)"),
     "perceptual": (str, "perceptual features: efficientnet-lite0, hed-vgg16 (packaged weights) or vgg19"),
     "vgg_weights": (str, "local torchvision-layout VGG19 state dict (the vgg19 features)"),
     "hint_p_none": (float, "probability of a sample without hints"),

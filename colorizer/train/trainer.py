@@ -19,17 +19,18 @@ import json
 import random
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
 from colorizer import checkpoint
 from colorizer.data.dataset import ImageFolderDataset, Sample, SyntheticDataset, fixed_batch
 from colorizer.data.real import MixedDataset, RealPairsDataset
-from colorizer.model import Discriminator, build_model, count_params
+from colorizer.model import Discriminator, Generator, PlainUNet, build_model, count_params
 from colorizer.model.features import build_extractor
 from colorizer.train import logger
 from colorizer.train.config import TrainConfig
@@ -122,6 +123,11 @@ class Trainer:
         betas = (cfg.beta1, cfg.beta2)
         self.opt_g = torch.optim.Adam(self.generator.parameters(), lr=cfg.lr, betas=betas)
         self.opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=cfg.lr_d or cfg.lr, betas=betas)
+        # The moving average of the generator (torch's own EMA; BatchNorm statistics averaged too).
+        self.ema: AveragedModel | None = None
+        if cfg.ema_decay > 0:
+            self.ema = AveragedModel(self.generator, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema_decay),
+                                     use_buffers=True)
         self.step = 0
         self.samples_seen = 0
         self.meta: dict[str, Any] = {
@@ -202,6 +208,8 @@ class Trainer:
         self.opt_g.zero_grad(set_to_none=True)
         total.backward()
         self.opt_g.step()
+        if self.ema is not None:
+            self.ema.update_parameters(self.generator)
         if adversarial:
             self.discriminator.requires_grad_(True)
             with forward_precision(self.device, self.amp_dtype):
@@ -217,14 +225,22 @@ class Trainer:
         return mean_over_ranks({k: float(v.detach()) for k, v in losses.items()}, self.world, self.device)
 
     # --- validation, samples -----------------------------------------------------------------
+    @property
+    def served(self) -> Generator | PlainUNet:
+        """The generator a checkpoint ships: the moving average when it is on, else the weights."""
+        if self.ema is None:
+            return self.generator
+        return cast("Generator | PlainUNet", self.ema.module)  # a deep copy of self.generator
+
     @torch.no_grad()
     def validate(self) -> tuple[dict[str, float], torch.Tensor]:
-        """Fidelity on the fixed validation batch (eval mode) and the outputs."""
+        """Fidelity of the served generator on the fixed validation batch (eval mode), and outputs."""
         sketch, hint, truth = (t.to(self.device) for t in self.val_batch)
-        self.generator.eval()
+        model = self.served
+        model.eval()
         with forward_precision(self.device, self.amp_dtype):
-            output = self.generator(sketch, hint).float()
-        self.generator.train()
+            output = model(sketch, hint).float()
+        model.train()
         return fidelity(output, hint, truth), output
 
     def write_samples(self, output: torch.Tensor, rows: int = 4) -> Path:
@@ -237,7 +253,9 @@ class Trainer:
     # --- checkpoints ---------------------------------------------------------------------------
     def state(self) -> dict[str, Any]:
         """The full checkpoint dict (colorizer.checkpoint keys + what ``--resume`` needs)."""
-        payload = checkpoint.generator_payload(self.generator, self.cfg.preset, self.cfg.arch)
+        payload = checkpoint.generator_payload(self.served, self.cfg.preset, self.cfg.arch)
+        if self.ema is not None:
+            payload["generator_raw"] = self.generator.state_dict()
         payload.update(
             step=self.step,
             samples_seen=self.samples_seen,
@@ -273,7 +291,11 @@ class Trainer:
             raise ValueError(f"{path}: cannot resume from it, it lacks {missing} (a finalized model?)")
         if ckpt["preset"] != self.cfg.preset:
             raise ValueError(f"{path}: preset {ckpt['preset']!r} differs from --preset {self.cfg.preset!r}")
-        self.generator.load_state_dict(ckpt["generator"])
+        # An EMA run stores the optimised weights apart; any other file's generator is both.
+        self.generator.load_state_dict(ckpt.get("generator_raw", ckpt["generator"]))
+        if self.ema is not None:
+            self.ema.module.load_state_dict(ckpt["generator"])
+            self.ema.n_averaged.fill_(1)  # go on averaging from the stored average, not a copy
         self.discriminator.load_state_dict(ckpt["discriminator"])
         if "opt_g" in ckpt and "opt_d" in ckpt:
             self.opt_g.load_state_dict(ckpt["opt_g"])

@@ -90,8 +90,10 @@ train-synth: $(STAMP)
 # no perceptual term; phase 2 (to step 8497): EfficientNet-Lite0 perceptual term, half real, a
 # third of the hinted samples clicked once per region, bf16 where native; phase 3 (to
 # REAL_STEPS_3): on from phase 2's generator and discriminator with fresh Adam moments and the
-# line-weighted Huber term (--w-edge 4); phase 4 (to REAL_STEPS_4, the shipped model): on from
-# phase 3's milestone to REAL_STEPS_4A, then annealed at half the learning rates.
+# line-weighted Huber term (--w-edge 4); phase 4 (to REAL_STEPS_4): on from phase 3's milestone
+# to REAL_STEPS_4A, then annealed at half the learning rates; phase 5 (to REAL_STEPS_5): 256 px
+# crops, batch 4; phase 6 (to REAL_STEPS_6, the shipped model): on at a lower learning rate with a
+# moving average of the generator's weights (--ema-decay 0.999), which is what ships.
 # SYNTH_MODEL: the synthetic model to start from (the committed step-6600 one by default).
 SYNTH_MODEL ?= models/milestones/synthetic-cpu-step6600.pt
 REAL_STEPS_1 ?= 1699
@@ -99,6 +101,8 @@ REAL_STEPS ?= 8497
 REAL_STEPS_3 ?= 15312
 REAL_STEPS_4A ?= 16600
 REAL_STEPS_4 ?= 18209
+REAL_STEPS_5 ?= 19800
+REAL_STEPS_6 ?= 21900
 train-real: data
 	$(BIN)/colorizer train --preset cpu --crop 128 --batch-size 8 --lr 2e-4 --lr-d 1e-4 --w-hint 3 \
 	  --w-a 0.003 --adv-start 0 --hint-p-none 0.1 --hint-density-min 0.005 --hint-density-max 0.08 \
@@ -116,7 +120,15 @@ train-real: data
 	  --ckpt-every 200 --val-every 400 --sample-every 1000 --steps $(REAL_STEPS_4A) --max-minutes 600
 	$(BIN)/colorizer train --resume --out runs/real5 --lr 1e-4 --lr-d 5e-5 --threads 2 --workers 0 \
 	  --steps $(REAL_STEPS_4) --max-minutes 600
-	$(BIN)/colorizer train --finalize runs/real5 --to runs/real5/model.pt --samples runs/real5/samples.png
+	$(BIN)/colorizer train --finalize runs/real5 --milestone --to runs/real5/milestone.pt --samples runs/real5/samples.png
+	$(BIN)/colorizer train --resume runs/real5/milestone.pt --out runs/real6 --crop 256 --batch-size 4 \
+	  --lr 7e-5 --lr-d 3.5e-5 --threads 2 --workers 0 --ckpt-every 100 --val-every 200 --sample-every 500 \
+	  --steps $(REAL_STEPS_5) --max-minutes 600
+	$(BIN)/colorizer train --finalize runs/real6 --milestone --to runs/real6/milestone.pt --samples runs/real6/samples.png
+	$(BIN)/colorizer train --resume runs/real6/milestone.pt --out runs/real7 --ema-decay 0.999 --lr 5e-5 \
+	  --lr-d 2.5e-5 --threads 2 --workers 0 --ckpt-every 100 --val-every 200 --sample-every 500 \
+	  --steps $(REAL_STEPS_6) --max-minutes 600
+	$(BIN)/colorizer train --finalize runs/real7 --to runs/real7/model.pt --samples runs/real7/samples.png
 
 bench: $(STAMP) triton-env
 	$(BIN)/colorizer bench

@@ -9,8 +9,8 @@ Parity, and why it is stated on the first step's gradients: two processes sum th
 another order, so the gradients differ at float32 rounding; Adam's first steps move every weight
 by about ``lr * sign(gradient)``, so a weight whose gradient is near 0 can step the other way and
 later gradients drift apart from there (after 3 steps by a few percent in the worst tensor, while
-the losses still agree to 1e-5). The first step's gradients are the figure that says whether the
-two runs compute the same thing.
+the losses still agree to 1e-5 on one host and 1.4e-4 on another). The first step's gradients and
+losses are the figures that say whether the two runs compute the same thing.
 """
 
 from __future__ import annotations
@@ -36,8 +36,13 @@ ROOT = HERE.parents[2]
 STEPS = [1, 3]
 #: Worst per-tensor relative L2 difference of the first step's gradients (measured ~2e-5).
 GRAD_TOLERANCE = 1e-4
-#: Largest relative difference of a logged loss (measured ~3e-6).
+#: Largest relative difference of a logged loss at the first step (rounding only; measured ~3e-6).
 LOSS_TOLERANCE = 1e-4
+#: ... and after the later steps, where Adam's sign-like first steps have let the weights drift
+#: (measured up to 3e-6 on an Intel host, 1.4e-4 for the adversarial term on an AMD EPYC without
+#: AVX-512, whose float32 kernels round differently). A run that computed another loss, a
+#: missing gradient all-reduce or a rank on other data, is off by percents.
+DRIFT_LOSS_TOLERANCE = 1e-3
 
 pytestmark = pytest.mark.slow
 
@@ -88,8 +93,9 @@ def test_two_processes_match_one_at_the_same_global_batch(runs: dict[str, Any]) 
     print(f"\nDDP parity: first-step gradients, worst tensor {worst}: relative L2 {error:.2e}")
     assert error <= GRAD_TOLERANCE, (worst, error)
     for step in STEPS:
+        tolerance = LOSS_TOLERANCE if step == STEPS[0] else DRIFT_LOSS_TOLERANCE
         for name, value in single["losses"][step].items():
-            assert abs(ddp["losses"][step][name] - value) <= LOSS_TOLERANCE * abs(value), (step, name)
+            assert abs(ddp["losses"][step][name] - value) <= tolerance * abs(value), (step, name)
 
 
 def test_rank_zero_alone_writes_the_run_folder(runs: dict[str, Any]) -> None:

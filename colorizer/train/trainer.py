@@ -123,11 +123,6 @@ class Trainer:
         betas = (cfg.beta1, cfg.beta2)
         self.opt_g = torch.optim.Adam(self.generator.parameters(), lr=cfg.lr, betas=betas)
         self.opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=cfg.lr_d or cfg.lr, betas=betas)
-        # The moving average of the generator (torch's own EMA; BatchNorm statistics averaged too).
-        self.ema: AveragedModel | None = None
-        if cfg.ema_decay > 0:
-            self.ema = AveragedModel(self.generator, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema_decay),
-                                     use_buffers=True)
         self.step = 0
         self.samples_seen = 0
         self.meta: dict[str, Any] = {
@@ -161,6 +156,12 @@ class Trainer:
             self.generator.load_state_dict(init["generator"])
             self.meta["init"] = {"from": cfg.init, "step": init.get("step")}
             logger.info("generator initialised from %s (step %s)", cfg.init, init.get("step"))
+        # The moving average of the generator (torch's own EMA; BatchNorm statistics averaged too),
+        # copied after --init so that, until the first step, it is the weights a run starts from.
+        self.ema: AveragedModel | None = None
+        if cfg.ema_decay > 0:
+            self.ema = AveragedModel(self.generator, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema_decay),
+                                     use_buffers=True)
         if cfg.real:
             self.meta["real"] = f"{cfg.real} (train split), share {cfg.real_ratio:g}"
         self.dataset = build_dataset(cfg, cfg.seed)

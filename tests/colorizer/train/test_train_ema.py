@@ -80,3 +80,14 @@ def test_a_plain_checkpoint_starts_the_average_at_its_weights(tiny_cfg: TrainCon
 def test_decay_out_of_range_is_refused(tiny_cfg: TrainConfig) -> None:
     with pytest.raises(ValueError, match="ema_decay"):
         replace(tiny_cfg, ema_decay=1.0)
+
+
+def test_an_init_run_averages_from_its_starting_weights(tiny_cfg: TrainConfig, tmp_path: Path) -> None:
+    """--init: before any step the average (what a checkpoint would ship) is the loaded generator."""
+    Trainer(tiny_cfg).fit(progress=False)
+    start = Path(tiny_cfg.out) / "last.pt"
+    trainer = Trainer(replace(tiny_cfg, out=str(tmp_path / "init"), init=str(start), ema_decay=0.99))
+    assert trainer.ema is not None
+    loaded = load_checkpoint(start)["generator"]
+    for name, value in _weights(trainer.ema.module).items():
+        torch.testing.assert_close(value, loaded[name])

@@ -76,17 +76,73 @@ def _codes(mask: U8) -> U8:
 
 
 def thin(mask: U8, max_passes: int = MAX_THINNING) -> U8:
-    """The Zhang-Suen skeleton of a 0/1 mask (at most ``max_passes`` double passes)."""
-    skel = mask.copy()
+    """The Zhang-Suen skeleton of a 0/1 mask (at most ``max_passes`` double passes).
+
+    The first passes peel every stroke and run on the whole mask (one filter2D + LUT each). Once
+    a double pass deletes fewer than :data:`SPARSE_BELOW` of the pixels, the rest run sparse: a
+    pixel's verdict in a sub-pass changes only if a pixel of its 3x3 changed since it was last
+    judged, i.e. in the last two sub-passes, so only the pixels next to those deletions are
+    judged again. Same skeleton, bit for bit; at 1024 px the tail passes cost ~0.1 ms, not ~3.
+    """
+    h, w = mask.shape
+    # One zero pixel of padding: every neighbour of a real pixel is then a valid flat index.
+    skel = cv2.copyMakeBorder(np.asarray(mask, np.uint8), 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=0)
+    left = cv2.countNonZero(skel)
+    recent: list[npt.NDArray[np.intp]] = []  # flat indices deleted in the last two sub-passes
+    sparse = False
     for _ in range(max_passes):
         changed = 0
         for lut in (_DELETE_1, _DELETE_2):
-            gone = cv2.bitwise_and(cv2.LUT(_codes(skel), lut), skel)
-            changed += cv2.countNonZero(gone)
-            skel = np.asarray(cv2.subtract(skel, gone), dtype=np.uint8)
-        if changed <= THINNING_DONE * cv2.countNonZero(skel):
+            if sparse:
+                gone = _judge(skel, _around(skel, recent, w + 2), lut, w + 2)
+                skel.reshape(-1)[gone] = 0
+                count = len(gone)
+            else:
+                dense = cv2.bitwise_and(cv2.LUT(_codes(skel), lut), skel)
+                cv2.subtract(skel, dense, skel)
+                count = cv2.countNonZero(dense)
+                # Indices only for a small pass: they seed the sparse passes that may follow.
+                small = changed + count < SPARSE_BELOW * skel.size
+                gone = _nonzero(dense) if small else np.zeros(0, np.intp)
+            recent = [*recent[-1:], gone]
+            changed += count
+        left -= changed
+        if changed <= THINNING_DONE * left:
             break
-    return skel
+        # Sparse from here on if this pass was small: both its sub-passes' deletions are known.
+        sparse = sparse or changed < SPARSE_BELOW * skel.size
+    return np.ascontiguousarray(skel[1 : h + 1, 1 : w + 1])
+
+
+#: Thinning runs sparse (see :func:`thin`) after a double pass that deletes under this share of pixels.
+SPARSE_BELOW = 0.01
+#: Flat-index offsets of the 8 neighbours, in the bit order of ``_CODE_KERNEL`` (N, NE, E, SE,
+#: S, SW, W, NW = bits 0..7), for a row stride of 1; the row stride is added per image.
+_NEIGHBOURS = ((-1, 0), (-1, 1), (0, 1), (1, 1), (1, 0), (1, -1), (0, -1), (-1, -1))
+
+
+def _nonzero(mask: U8) -> npt.NDArray[np.intp]:
+    """Flat indices of a sparse mask's nonzero pixels (findNonZero: several times np.flatnonzero's speed)."""
+    pts = cv2.findNonZero(mask)
+    if pts is None:
+        return np.zeros(0, np.intp)
+    xy = pts.reshape(-1, 2).astype(np.intp)
+    return np.asarray(xy[:, 1] * mask.shape[1] + xy[:, 0])
+
+
+def _around(skel: U8, recent: list[npt.NDArray[np.intp]], stride: int) -> npt.NDArray[np.intp]:
+    """The skeleton pixels (flat indices, some more than once) in the 3x3 of any pixel in ``recent``."""
+    near = np.concatenate([np.concatenate(recent) + (dy * stride + dx) for dy, dx in ((0, 0), *_NEIGHBOURS)])
+    return near[skel.reshape(-1)[near] > 0]
+
+
+def _judge(skel: U8, at: npt.NDArray[np.intp], lut: U8, stride: int) -> npt.NDArray[np.intp]:
+    """Of the pixels ``at`` (flat indices of a padded 0/1 mask), those ``lut`` deletes."""
+    flat = skel.reshape(-1)
+    code = np.zeros(len(at), np.uint8)
+    for bit, (dy, dx) in enumerate(_NEIGHBOURS):
+        code |= flat[at + (dy * stride + dx)] << bit
+    return np.unique(at[lut[code] > 0])  # the pixels judged twice, once
 
 
 @dataclass(frozen=True)

@@ -185,7 +185,9 @@ def markdown(report: dict[str, Any]) -> str:
         parts += [
             f"## Image stages, ms per image (one thread; inference = the {stages['canvas']}px canvas, "
             f"batch 1; one inference on a {stages.get('reference_canvas', '-')} px canvas: "
-            f"{_f(stages.get('reference_inference_ms'))} ms; sketch: {stages.get('sketch', 'drawn')})\n",
+            f"{_f(stages.get('reference_inference_ms'))} ms; sketch: {stages.get('sketch', 'drawn')}; "
+            f"malloc keeping freed memory as the gateway does: "
+            f"{'yes' if stages.get('malloc_keep_freed') else 'no'})\n",
             _table(
                 ["sketch px", *names, "pre+post", "inference", "pre+post / inference", "flat fill (opt-in)"],
                 [

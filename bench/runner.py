@@ -319,11 +319,16 @@ def _triton(cfg: BenchConfig, _path: Path, work: Path) -> dict[str, Any]:
 def _stages(cfg: BenchConfig, path: Path, _work: Path) -> dict[str, Any]:
     from bench import workload
     from bench.stages import growth_exponents, inference_ms, measure_flat_fill, measure_stages
+    from service.allocator import keep_freed_memory
+    from service.settings import Settings
 
+    # The stages as the gateway runs them: with its allocator setting (COLORIZER_MALLOC_KEEP_FREED).
+    kept = Settings().malloc_keep_freed and keep_freed_memory()
     rows = measure_stages(path, cfg.canvas, cfg.stage_sizes, threads=cfg.threads, budget_s=cfg.stage_budget_s)
     flat = measure_flat_fill(cfg.flat_sizes, budget_s=cfg.stage_budget_s, heavy=cfg.flat_heavy)
     return {
         "flat_fill": [r.as_dict() for r in flat],
+        "malloc_keep_freed": kept,
         "canvas": cfg.canvas,
         "rows": [r.as_dict() for r in rows],
         # The pre+post share target (issue 15) is read at the largest sketch against one

@@ -57,6 +57,10 @@ def run(args: argparse.Namespace) -> int:
         print(f"colorizer serve: invalid settings:\n{exc}", file=sys.stderr)
         return 2
     configure_logging("DEBUG" if getattr(args, "verbose", False) else settings.log_level, settings.log_format)
+    if settings.malloc_keep_freed:
+        from service.allocator import keep_freed_memory
+
+        keep_freed_memory()  # before any request: the process's own setting, so here and not in serve()
     try:
         abandoned = asyncio.run(serve(settings))
     except (ColorizerError, OSError) as exc:

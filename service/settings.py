@@ -163,6 +163,14 @@ class Settings(BaseSettings):
         "OpenCV threads cost 14-19% more CPU per guided upscale for 16-24% less wall time: 0 "
         "suits a latency-bound service at low load).",
     )
+    malloc_keep_freed: bool = Field(
+        True,
+        description="Tell glibc's malloc to keep freed memory for the next request instead of "
+        "handing each large image buffer back to the kernel (which zeroes it again on the next "
+        "touch): at a 2048 px page, 16 ms less system CPU in flat fill and 35-40 ms less in the "
+        "guided upscale + encode (their page faults gone). The process then keeps its "
+        "high-water mark between requests. No effect off glibc.",
+    )
     grace_s: float = Field(
         10.0,
         ge=0,

@@ -104,3 +104,4 @@ async def test_sigterm_drains_in_flight_requests(model_repository: Path, tmp_pat
         log.close()
     text = (tmp_path / "serve.log").read_text()
     assert "draining" in text and "gateway stopped" in text
+    assert "keeping freed memory for reuse" in text  # COLORIZER_MALLOC_KEEP_FREED's default, applied

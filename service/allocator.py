@@ -9,11 +9,11 @@ touch. Raising both thresholds keeps the freed blocks in the heap for the next r
 ``MALLOC_MMAP_THRESHOLD_`` / ``MALLOC_TRIM_THRESHOLD_`` would from the environment, set here with
 ``mallopt`` so that ``colorizer serve`` does it however it is started.
 
-Measured (``scripts/bench_malloc.py``; docs/PERFORMANCE.md), per 2048 px page on one thread: flat fill 4080-4591
-page faults and 8-16 ms of system CPU without it, none with it; the guided upscale + lines + PNG encode
-8500-9200 faults and 28-40 ms of system CPU, none with it. The price: the process keeps its
-high-water mark (each thread's arena its own peak) instead of shrinking between requests; the
-admission limits bound that peak. Elsewhere than glibc (musl's ``mallopt`` is a stub) it does nothing.
+Measured (``scripts/bench_malloc.py``; docs/PERFORMANCE.md), per 2048 px page on one thread:
+flat fill 4080-4591 page faults and 8-16 ms of system CPU without it, none with it; the guided
+upscale + lines + PNG encode 8500-9200 faults and 28-40 ms of system CPU, none with it. The price:
+the process keeps its high-water mark (each thread's arena its own peak) instead of shrinking
+between requests; the admission limits bound that peak. Elsewhere than glibc it does nothing.
 """
 
 from __future__ import annotations

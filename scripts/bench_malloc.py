@@ -39,9 +39,9 @@ def measure(keep: bool, calls: int) -> str:
         raise SystemExit("mallopt refused (not glibc?)")
     h = w = 2048
     s = workload.sample(h, w, seed=h + w)
-    gray = cv2.imdecode(np.frombuffer(s.png, np.uint8), cv2.IMREAD_GRAYSCALE)
+    gray = np.asarray(cv2.imdecode(np.frombuffer(s.png, np.uint8), cv2.IMREAD_GRAYSCALE), np.uint8)
     canvas = np.random.default_rng(h).integers(0, 256, (256, 256, 3), dtype=np.uint8)
-    rgb = cv2.resize(canvas, (w, h), interpolation=cv2.INTER_LINEAR)
+    rgb = np.asarray(cv2.resize(canvas, (w, h), interpolation=cv2.INTER_LINEAR), np.uint8)
     layer = flatten.hint_layer(h, w, s.points, s.strokes)
     pieces: dict[str, Callable[[], object]] = {
         "flat fill": lambda: flatten.flatten_regions(rgb, gray, layer),

@@ -86,7 +86,8 @@ def thin(mask: U8, max_passes: int = MAX_THINNING) -> U8:
     """
     h, w = mask.shape
     # One zero pixel of padding: every neighbour of a real pixel is then a valid flat index.
-    skel = cv2.copyMakeBorder(np.asarray(mask, np.uint8), 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=0)
+    padded = cv2.copyMakeBorder(np.asarray(mask, np.uint8), 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=0)
+    skel: U8 = np.asarray(padded, np.uint8)
     left = cv2.countNonZero(skel)
     recent: list[npt.NDArray[np.intp]] = []  # flat indices deleted in the last two sub-passes
     sparse = False
@@ -98,7 +99,7 @@ def thin(mask: U8, max_passes: int = MAX_THINNING) -> U8:
                 skel.reshape(-1)[gone] = 0
                 count = len(gone)
             else:
-                dense = cv2.bitwise_and(cv2.LUT(_codes(skel), lut), skel)
+                dense: U8 = np.asarray(cv2.bitwise_and(cv2.LUT(_codes(skel), lut), skel))
                 cv2.subtract(skel, dense, skel)
                 count = cv2.countNonZero(dense)
                 # Indices only for a small pass: they seed the sparse passes that may follow.

@@ -30,6 +30,7 @@ from colorizer.imaging import alpha as alpha_channel
 from colorizer.imaging import layers as layered
 from colorizer.imaging.header import read_header
 from colorizer.imaging.hints import hint_raster_bound, rasterize_hints
+from colorizer.imaging.spread import spread_hints
 from service.backends.base import F32, Backend
 from service.batching import MicroBatcher
 from service.errors import (
@@ -457,6 +458,9 @@ class Pipeline:
         side = self._settings.canvas_side(gray.shape[0], gray.shape[1], item.canvas)
         fitted, canvas = imaging.fit_sketch(gray, side)
         hint, cells = imaging.build_hint_map(canvas, item.points, item.strokes, hint_rgba, self._limits)
+        if self._settings.hint_spread_cells:
+            # The model sees each hint over its closed region; ``cells`` still counts the user's.
+            hint = spread_hints(hint, fitted, self._settings.hint_spread_cells)
         return _Prepared(gray, fitted, canvas, encoding.encode_sketch(fitted), hint, cells, hint_rgba, alpha)
 
     def _postprocess(

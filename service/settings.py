@@ -92,6 +92,17 @@ class Settings(BaseSettings):
         "than on 512, even for 512 px sketches: docs/QUALITY.md); raise it for a model trained at "
         "larger scales. Never below input_size. Inference cost grows with its square.",
     )
+    hint_spread_cells: int = Field(
+        8,
+        ge=0,
+        le=64,
+        description="Before the model, each hint's color is grown this many hint cells (4 canvas "
+        "px each) over its own closed line-bounded region of the canvas sketch, never across a "
+        "line and never into a region reaching the border (colorizer.imaging.spread): one click "
+        "then colors its region. 0 = the hints as given. Measured on 60 real drawings: figure "
+        "error at one hint per region 16.8 -> 12.5, hint fidelity at 16 hints 4.4 -> 2.5, paper "
+        "0.8 -> 1.9 CIEDE2000 (docs/QUALITY.md); larger values tint the paper more.",
+    )
     canvas_step: int = Field(
         128,
         gt=0,

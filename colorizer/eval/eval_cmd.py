@@ -100,6 +100,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "size (the sketch of --size fitted to it), its colors brought back to --size by a plain "
         "resize and by the line-guided upsampler, side by side (e.g. --size 2048 --canvas 256,512)",
     )
+    parser.add_argument(
+        "--spread-hints",
+        help="comma-separated step counts: also run each model with its hints spread that many "
+        "cells over their closed regions first, as the gateway does (COLORIZER_HINT_SPREAD_CELLS; "
+        "e.g. 8); 0 = the hints as given",
+    )
     parser.add_argument("--quick", action="store_true", help="3 small cases, hints 0,4,16: a smoke run")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
@@ -170,6 +176,7 @@ def run(args: argparse.Namespace) -> int:
         FloodFillSystem,
         NoHintsSystem,
         OnnxSystem,
+        SpreadHintsSystem,
         System,
         TorchSystem,
         sheet_columns,
@@ -209,6 +216,12 @@ def run(args: argparse.Namespace) -> int:
             if not Path(path).is_file():
                 raise ValueError(f"--checkpoint: no file at {path}")
             models.append(TorchSystem(path, name or None, threads=args.threads))
+        if args.spread_hints:
+            steps = [int(v) for v in args.spread_hints.split(",") if v.strip()]
+            if any(k < 0 for k in steps):
+                raise ValueError(f"--spread-hints: step counts must be >= 0, got {args.spread_hints}")
+            # Each model as given and with its hints spread (the gateway spreads on its canvas).
+            models = [s for m in models for s in (m, *(SpreadHintsSystem(m, k) for k in steps if k))]
         if args.canvas:
             canvases = [int(v) for v in args.canvas.split(",") if v.strip()]
             for c in canvases:

@@ -5,6 +5,7 @@
   checkpoint says ``"arch": "plain_unet"``);
 * :class:`FloodFillSystem`: the classical baseline, no learning;
 * :class:`NoHintsSystem`: another system given an empty hint map;
+* :class:`SpreadHintsSystem`: another system given its hints spread over their closed regions;
 * :class:`CanvasSystem`: another system run the gateway's way on a sketch larger than its canvas
   (fitted to the canvas, colors brought back by a resize or the line-guided upsampler).
 
@@ -166,6 +167,24 @@ class FlatFillSystem:
         for y, x, rgb in hint_seeds(sketch, hint):
             layer[y, x] = (*rgb, 255)
         return flatten_regions(self.inner.colorize(sketch, hint), sketch, layer, gap=self.gap)
+
+
+class SpreadHintsSystem:
+    """Another system given its hints spread over their closed regions first
+    (:func:`colorizer.imaging.spread.spread_hints`, ``cells`` steps): what the gateway feeds the
+    model with ``COLORIZER_HINT_SPREAD_CELLS``."""
+
+    uses_hints = True
+
+    def __init__(self, inner: System, cells: int, name: str | None = None) -> None:
+        self.inner = inner
+        self.cells = cells
+        self.name = name or f"{inner.name}, hints spread {cells}"
+
+    def colorize(self, sketch: U8, hint: F32) -> U8:
+        from colorizer.imaging.spread import spread_hints
+
+        return self.inner.colorize(sketch, spread_hints(hint, sketch, self.cells))
 
 
 class CanvasSystem:

@@ -12,7 +12,8 @@ import torch
 
 from colorizer.eval import eval_cmd
 from colorizer.eval.cases import synthetic_case
-from colorizer.eval.systems import OnnxSystem, TorchSystem, load_torch_model
+from colorizer.eval.systems import OnnxSystem, SpreadHintsSystem, TorchSystem, load_torch_model
+from colorizer.imaging.spread import spread_hints
 
 METRICS = {
     "fidelity_median",
@@ -117,3 +118,25 @@ def test_real_contact_sheets_show_every_model_and_its_flat_fill(tiny_checkpoint:
     two: list[System] = [a, FlatFillSystem(a), b, FlatFillSystem(b), *one[2:]]
     names, titles = sheet_columns(two)
     assert names == ["old", "old + flat fill", "new", "new + flat fill"] and titles is None
+
+
+def test_spread_hints_adds_each_model_as_the_gateway_feeds_it(tiny_checkpoint: Path, tmp_path: Path) -> None:
+    out = tmp_path / "report"
+    args = ["--quick", "--checkpoint", f"torch={tiny_checkpoint}", "--spread-hints", "8", "--out", str(out)]
+    assert _run([*args, "--no-progress"]) == 0
+    report = json.loads((out / "report.json").read_text())
+    assert report["config"]["systems"] == ["torch", "torch, hints spread 8", "flood fill", "no hints"]
+    assert report["results"]["synthetic"]["torch, hints spread 8"]["16"]["cases"] == 3
+
+    class Seen:  # records the hint map a model is given
+        name, uses_hints = "seen", True
+
+        def colorize(self, sketch: np.ndarray, hint: np.ndarray) -> np.ndarray:
+            self.hint = hint
+            return np.zeros((*sketch.shape, 3), np.uint8)
+
+    case, seen = synthetic_case(0, 64), Seen()
+    SpreadHintsSystem(seen, 8).colorize(case.sketch, case.hint_map(16))
+    np.testing.assert_array_equal(seen.hint, spread_hints(case.hint_map(16), case.sketch, 8))
+    assert seen.hint[3].sum() > case.hint_map(16)[3].sum()  # grown over the closed shapes
+    assert _run(["--quick", "--checkpoint", str(tiny_checkpoint), "--spread-hints", "-1"]) == 2

@@ -17,7 +17,7 @@ import torch
 from torch.utils.data import Dataset
 
 from colorizer import contract
-from colorizer.data.hints import HintConfig, sample_hint
+from colorizer.data.hints import HintConfig, sample_hint, spread_for_training
 from colorizer.data.synth import render
 from colorizer.encoding import U8, encode_sketch
 from colorizer.lines import extract_lines
@@ -31,8 +31,9 @@ Sample = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
 def make_sample(color: U8, rng: np.random.Generator, hint_cfg: HintConfig | None = None) -> Sample:
     """(sketch [1,H,W], hint [4,H/4,W/4], color [3,H,W]) float32 tensors for one RGB uint8 image."""
     contract.check_size(color.shape[0], color.shape[1])
-    sketch = encode_sketch(extract_lines(color))
-    hint = sample_hint(color, rng, hint_cfg)
+    lines = extract_lines(color)
+    sketch = encode_sketch(lines)
+    hint = spread_for_training(sample_hint(color, rng, hint_cfg), lines, rng, hint_cfg)
     target = np.moveaxis(color, 2, 0).astype(np.float32) * np.float32(1.0 / 255.0)
     return torch.from_numpy(sketch), torch.from_numpy(hint), torch.from_numpy(np.ascontiguousarray(target))
 

@@ -29,6 +29,7 @@ import numpy.typing as npt
 
 from colorizer import contract
 from colorizer.encoding import F32, U8, encode_hint
+from colorizer.imaging.spread import spread_hints
 
 Mask = npt.NDArray[np.bool_]
 
@@ -60,10 +61,18 @@ class HintConfig:
     flat_tolerance: int = 24
     #: Cells of a patch/stroke must be within this distance (0..255, max over RGB) of its color.
     same_region_tolerance: int = 24
+    #: Probability that a hinted sample's hints are then spread over their closed regions of the
+    #: sketch (:func:`spread_for_training`), as the gateway feeds the model
+    #: (``COLORIZER_HINT_SPREAD_CELLS``); the steps are drawn from 1..``spread_max``.
+    p_spread: float = 0.0
+    spread_max: int = 16
 
     def __post_init__(self) -> None:
-        if not all(0.0 <= p <= 1.0 for p in (self.p_none, self.p_points, self.p_regions, *self.region_keep)):
-            raise ValueError("p_none, p_points, p_regions and region_keep must be probabilities")
+        probabilities = (self.p_none, self.p_points, self.p_regions, self.p_spread, *self.region_keep)
+        if not all(0.0 <= p <= 1.0 for p in probabilities):
+            raise ValueError("p_none, p_points, p_regions, p_spread and region_keep must be probabilities")
+        if self.spread_max < 1:
+            raise ValueError(f"spread_max must be >= 1, got {self.spread_max}")
         if self.region_keep[0] > self.region_keep[1] or self.region_min_cells < 1:
             raise ValueError("region_keep must be (low, high) with low <= high and region_min_cells >= 1")
         if not 0.0 < self.density_min <= self.density_max <= 1.0:
@@ -178,3 +187,16 @@ def sample_hint(color: U8, rng: np.random.Generator, cfg: HintConfig | None = No
             _grow(cells, allowed, mask, colors, (y, x), list(zip(ys.tolist(), xs.tolist(), strict=True)),
                   cfg.same_region_tolerance)
     return encode_hint(colors, mask)
+
+
+def spread_for_training(
+    hint: F32, sketch: U8, rng: np.random.Generator, cfg: HintConfig | None = None
+) -> F32:
+    """``hint`` as the gateway would feed it for the gray ``sketch`` [H, W]: with probability
+    ``cfg.p_spread``, grown 1..``cfg.spread_max`` cells over its closed regions
+    (:func:`colorizer.imaging.spread.spread_hints`); otherwise as it is."""
+    cfg = cfg or HintConfig()
+    # p_spread == 0 draws nothing, so the stream of older configs is unchanged.
+    if cfg.p_spread <= 0 or not (hint[3] > 0.5).any() or rng.random() >= cfg.p_spread:
+        return hint
+    return spread_hints(hint, sketch, int(rng.integers(1, cfg.spread_max + 1)))

@@ -36,7 +36,7 @@ from torch.utils.data import Dataset
 
 from colorizer import contract
 from colorizer.data.dataset import Sample
-from colorizer.data.hints import HintConfig, sample_hint
+from colorizer.data.hints import HintConfig, sample_hint, spread_for_training
 from colorizer.datasets.shard import Shard
 from colorizer.encoding import U8, encode_sketch
 from colorizer.imaging import over_white
@@ -176,7 +176,7 @@ class RealPairsDataset(Dataset[Sample]):
         flip = rng.random() < 0.5
         color, alpha_s, sketch = fit(rgb), fit(alpha), fit(lines)
         sketch = line_style(sketch, rng, self.style)
-        hint = sample_hint(color, rng, self.hint_cfg)
+        hint = spread_for_training(sample_hint(color, rng, self.hint_cfg), sketch, rng, self.hint_cfg)
         # Hints only on the drawing: a cell whose 4x4 block is mostly transparent paper is unhinted.
         s = contract.HINT_SCALE
         cell_alpha = cv2.resize(alpha_s, (self.size // s, self.size // s), interpolation=cv2.INTER_AREA)

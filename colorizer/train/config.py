@@ -80,6 +80,10 @@ class TrainConfig:
     hint_density_max: float = 0.06
     #: Share of the hinted samples whose points are one click per region (HintConfig.p_regions).
     hint_p_regions: float = 0.0
+    #: Share of the hinted samples whose hints are spread over their closed regions, 1..max steps
+    #: (HintConfig.p_spread / spread_max): the input the gateway gives the model.
+    hint_p_spread: float = 0.0
+    hint_spread_max: int = 16
     seed: int = 0
     device: str = "cpu"
     #: Arithmetic of the forward passes: ``fp32``; ``bf16`` (autocast; the losses and the weights
@@ -141,7 +145,7 @@ class TrainConfig:
         """The hint-sampling settings of this run."""
         return HintConfig(
             p_none=self.hint_p_none, density_min=self.hint_density_min, density_max=self.hint_density_max,
-            p_regions=self.hint_p_regions,
+            p_regions=self.hint_p_regions, p_spread=self.hint_p_spread, spread_max=self.hint_spread_max,
         )
 
     def to_dict(self) -> dict[str, Any]:

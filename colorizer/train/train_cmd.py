@@ -50,6 +50,8 @@ _FLAGS: dict[str, tuple[type, str]] = {
     "hint_density_min": (float, "lowest point-hint density (fraction of flat 1/4 cells)"),
     "hint_density_max": (float, "highest point-hint density"),
     "hint_p_regions": (float, "share of hinted samples clicked once per region instead"),
+    "hint_p_spread": (float, "share of hinted samples whose hints are spread over their closed regions"),
+    "hint_spread_max": (int, "most steps (hint cells) of that spread"),
     "seed": (int, "random seed"),
     "device": (str, "cpu or cuda"),
     "precision": (str, "forward-pass arithmetic: fp32, bf16 (autocast), auto (bf16 where native)"),

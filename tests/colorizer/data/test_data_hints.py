@@ -88,3 +88,40 @@ def test_region_mode_hints_one_cell_per_flat_region() -> None:
     hint = sample_hint(color, np.random.default_rng(0), cfg)
     mask = hint[3] > 0.5
     assert mask.sum() == 2 and mask[:, :7].sum() == 1 and mask[:, 9:].sum() == 1
+
+
+def _boxes_image() -> np.ndarray:
+    """A 64 px color image: two flat closed boxes (red, blue) in black outlines on white."""
+    import cv2
+
+    img = np.full((64, 64, 3), 255, np.uint8)
+    cv2.rectangle(img, (4, 4), (30, 60), (200, 40, 40), -1)
+    cv2.rectangle(img, (34, 4), (60, 60), (40, 40, 200), -1)
+    cv2.rectangle(img, (4, 4), (30, 60), (0, 0, 0), 2)
+    cv2.rectangle(img, (34, 4), (60, 60), (0, 0, 0), 2)
+    return img
+
+
+def test_training_samples_can_get_their_hints_spread_as_the_gateway_spreads_them() -> None:
+    from colorizer.data.dataset import make_sample
+    from colorizer.data.hints import spread_for_training
+    from colorizer.imaging.spread import spread_hints
+    from colorizer.lines import extract_lines
+
+    color = _boxes_image()
+    plain_cfg = HintConfig(p_none=0.0, p_points=1.0, density_min=0.05, density_max=0.05, max_patches=0,
+                           max_strokes=0)
+    spread_cfg = HintConfig(**{**plain_cfg.__dict__, "p_spread": 1.0, "spread_max": 3})
+    _, plain, _ = make_sample(color, np.random.default_rng(4), plain_cfg)
+    _, spread, _ = make_sample(color, np.random.default_rng(4), spread_cfg)
+    assert plain[3].sum() > 0
+    lines = extract_lines(color)
+    # The same sampled hints, grown by one of 1..3 steps over the boxes they lie in.
+    assert any(np.array_equal(spread.numpy(), spread_hints(plain.numpy(), lines, k)) for k in (1, 2, 3))
+    assert spread[3].sum() > plain[3].sum()
+    # p_spread 0 draws nothing: the random stream, so every older recipe's samples, is unchanged.
+    rng, given = np.random.default_rng(1), plain.numpy()
+    assert spread_for_training(given, lines, rng, plain_cfg) is given
+    assert rng.random() == np.random.default_rng(1).random()
+    with pytest.raises(ValueError, match="probabilities"):
+        HintConfig(p_spread=1.5)

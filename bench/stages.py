@@ -1,8 +1,9 @@
 """Mode ``stages``: per-image cost of each image stage the gateway runs, by sketch size.
 
 The same imaging/encoding calls as :class:`service.pipeline.Pipeline` with its default output
-(decode, fit onto the canvas + scale to the tensor, hint map, tensor -> image + the line-guided
-upscale to the original size + the lines drawn over, PNG encode), timed one image at a time on
+(decode, fit onto the canvas + scale to the tensor, hint map + its spreading over the regions,
+tensor -> image + the page kept white + the line-guided upscale to the original size + the lines
+drawn over, PNG encode), timed one image at a time on
 one thread (OpenCV held to one thread, as the gateway holds it: ``opencv_threads``). Inference
 on the served canvas, and on a 512 canvas, is measured in the same run, so the pre+post shares
 of inference come from one run.
@@ -24,6 +25,12 @@ import numpy as np
 from bench import workload
 from bench.raw import make_session
 from colorizer import contract, encoding, imaging
+from colorizer.imaging.paper import keep_paper
+from colorizer.imaging.spread import spread_hints
+from service.settings import Settings
+
+#: The gateway's default settings (the stages are timed as it runs them).
+_GATEWAY = Settings()
 
 STAGES = ("decode", "normalize", "hint_map", "postprocess", "encode")
 
@@ -111,7 +118,15 @@ def _measure_size(
     s = workload.sample(size, size, seed=size, lines=art)
     gray = imaging.decode_sketch(s.png, limits)
     fitted, place = imaging.fit_sketch(gray, canvas)
-    hint, _ = imaging.build_hint_map(place, s.points, s.strokes, None, limits)
+    given, _ = imaging.build_hint_map(place, s.points, s.strokes, None, limits)
+    # The gateway's defaults: hints spread over their regions, the page kept white.
+    spread, paper = _GATEWAY.hint_spread_cells, _GATEWAY.keep_paper
+
+    def hint_map() -> np.ndarray:
+        hint, _ = imaging.build_hint_map(place, s.points, s.strokes, None, limits)
+        return spread_hints(hint, fitted, spread) if spread else hint
+
+    hint = hint_map()
     tensors = {
         contract.SKETCH.name: encoding.encode_sketch(fitted)[None],
         contract.HINT.name: hint[None],
@@ -124,16 +139,17 @@ def _measure_size(
 
     def postprocess() -> np.ndarray:
         # The gateway's default output: the canvas content upscaled along the lines, lines over.
-        rgb = imaging.guided_restore(encoding.decode_color(color[0]), place, gray)
+        rgb = encoding.decode_color(color[0])
+        if paper:
+            rgb = keep_paper(rgb, fitted, given)
+        rgb = imaging.guided_restore(rgb, place, gray)
         return imaging.overlay_lines(rgb, gray)
 
     rgb = postprocess()
     ms = {
         "decode": _median_ms(lambda: imaging.decode_sketch(s.png, limits), budget_s),
         "normalize": _median_ms(normalize, budget_s),
-        "hint_map": _median_ms(
-            lambda: imaging.build_hint_map(place, s.points, s.strokes, None, limits), budget_s
-        ),
+        "hint_map": _median_ms(hint_map, budget_s),
         "postprocess": _median_ms(postprocess, budget_s),
         "encode": _median_ms(lambda: imaging.encode_image(rgb, "png"), budget_s),
     }

@@ -30,6 +30,7 @@ from colorizer.imaging import alpha as alpha_channel
 from colorizer.imaging import layers as layered
 from colorizer.imaging.header import read_header
 from colorizer.imaging.hints import hint_raster_bound, rasterize_hints
+from colorizer.imaging.paper import keep_paper
 from colorizer.imaging.spread import spread_hints
 from service.backends.base import F32, Backend
 from service.batching import MicroBatcher
@@ -140,6 +141,8 @@ class _Prepared:
     hint_rgba: np.ndarray | None
     #: The sketch's alpha [H, W] (None: opaque).
     alpha: np.ndarray | None = None
+    #: The hint map as the user gave it (``hint`` may be spread): where the page is.
+    given: F32 | None = None
 
 
 # A batch item: sketch [1,H,W], hint [4,h,w], deadline.
@@ -458,16 +461,21 @@ class Pipeline:
         side = self._settings.canvas_side(gray.shape[0], gray.shape[1], item.canvas)
         fitted, canvas = imaging.fit_sketch(gray, side)
         hint, cells = imaging.build_hint_map(canvas, item.points, item.strokes, hint_rgba, self._limits)
+        given = hint
         if self._settings.hint_spread_cells:
             # The model sees each hint over its closed region; ``cells`` still counts the user's.
             hint = spread_hints(hint, fitted, self._settings.hint_spread_cells)
-        return _Prepared(gray, fitted, canvas, encoding.encode_sketch(fitted), hint, cells, hint_rgba, alpha)
+        sketch = encoding.encode_sketch(fitted)
+        return _Prepared(gray, fitted, canvas, sketch, hint, cells, hint_rgba, alpha, given)
 
     def _postprocess(
         self, color: F32, prepared: _Prepared, item: ColorizeInput, job: _Job, cpu: dict[str, float]
     ) -> tuple[bytes, int, int, bytes]:
         output = item.output
         rgb = encoding.decode_color(color)
+        if self._settings.keep_paper and prepared.given is not None:
+            # On the canvas, before any upscale: the page read from the user's own hints.
+            rgb = keep_paper(rgb, prepared.fitted, prepared.given)
         lines = prepared.fitted
         guided = False
         if not output.model_size:

@@ -102,9 +102,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--spread-hints",
-        help="comma-separated step counts: also run each model with its hints spread that many "
-        "cells over their closed regions first, as the gateway does (COLORIZER_HINT_SPREAD_CELLS; "
-        "e.g. 8); 0 = the hints as given",
+        help="comma-separated step counts: run each model with its hints spread that many cells "
+        "over their closed regions first, as the gateway does (COLORIZER_HINT_SPREAD_CELLS; e.g. "
+        "8); 0 in the list = also the hints as given (0,8: both ways)",
+    )
+    parser.add_argument(
+        "--keep-paper",
+        choices=("off", "on", "both"),
+        default="off",
+        help="the unhinted regions reaching the canvas border made white after the model, as the "
+        "gateway does (COLORIZER_KEEP_PAPER): on = every model so, both = each model both ways",
     )
     parser.add_argument("--quick", action="store_true", help="3 small cases, hints 0,4,16: a smoke run")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -174,6 +181,7 @@ def run(args: argparse.Namespace) -> int:
         CanvasSystem,
         FlatFillSystem,
         FloodFillSystem,
+        KeepPaperSystem,
         NoHintsSystem,
         OnnxSystem,
         SpreadHintsSystem,
@@ -220,8 +228,17 @@ def run(args: argparse.Namespace) -> int:
             steps = [int(v) for v in args.spread_hints.split(",") if v.strip()]
             if any(k < 0 for k in steps):
                 raise ValueError(f"--spread-hints: step counts must be >= 0, got {args.spread_hints}")
-            # Each model as given and with its hints spread (the gateway spreads on its canvas).
-            models = [s for m in models for s in (m, *(SpreadHintsSystem(m, k) for k in steps if k))]
+            # Each model with its hints spread (the gateway spreads on its canvas), and as given
+            # where 0 is listed: a full exam of the served path alone costs half as much.
+            models = [SpreadHintsSystem(m, k) if k else m for m in models for k in steps]
+        if args.keep_paper != "off":
+            # After the spreading: the page is read from the hints as given.
+            kept: list[System] = [KeepPaperSystem(m) for m in models]
+            models = (
+                kept
+                if args.keep_paper == "on"
+                else [s for pair in zip(models, kept, strict=True) for s in pair]
+            )
         if args.canvas:
             canvases = [int(v) for v in args.canvas.split(",") if v.strip()]
             for c in canvases:

@@ -6,6 +6,7 @@
 * :class:`FloodFillSystem`: the classical baseline, no learning;
 * :class:`NoHintsSystem`: another system given an empty hint map;
 * :class:`SpreadHintsSystem`: another system given its hints spread over their closed regions;
+* :class:`KeepPaperSystem`: another system with the unhinted page around the figure made white;
 * :class:`CanvasSystem`: another system run the gateway's way on a sketch larger than its canvas
   (fitted to the canvas, colors brought back by a resize or the line-guided upsampler).
 
@@ -185,6 +186,24 @@ class SpreadHintsSystem:
         from colorizer.imaging.spread import spread_hints
 
         return self.inner.colorize(sketch, spread_hints(hint, sketch, self.cells))
+
+
+class KeepPaperSystem:
+    """Another system whose output keeps the page white: the unhinted regions reaching the canvas
+    border made paper after it ran (:func:`colorizer.imaging.paper.keep_paper`, read from the
+    hints as given, before any spreading the inner system does): what the gateway returns with
+    ``COLORIZER_KEEP_PAPER``."""
+
+    uses_hints = True
+
+    def __init__(self, inner: System, name: str | None = None) -> None:
+        self.inner = inner
+        self.name = name or f"{inner.name}, paper kept"
+
+    def colorize(self, sketch: U8, hint: F32) -> U8:
+        from colorizer.imaging.paper import keep_paper
+
+        return keep_paper(self.inner.colorize(sketch, hint), sketch, hint)
 
 
 class CanvasSystem:

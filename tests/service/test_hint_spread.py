@@ -25,7 +25,7 @@ def _prepared_hint(settings: Any) -> tuple[np.ndarray, np.ndarray, Any]:
 def test_the_model_gets_the_click_spread_over_its_box(make_settings: Callable[..., Any]) -> None:
     spread, fitted, prepared = _prepared_hint(make_settings())
     plain, _, plain_prepared = _prepared_hint(make_settings(hint_spread_cells=0))
-    assert make_settings().hint_spread_cells == 8  # the default
-    np.testing.assert_array_equal(spread, spread_hints(plain, fitted, 8))
+    assert make_settings().hint_spread_cells == 64  # the default
+    np.testing.assert_array_equal(spread, spread_hints(plain, fitted, 64))
     assert spread[3].sum() > 5 * plain[3].sum()  # the click now covers much of its box
     assert prepared.hint_cells == plain_prepared.hint_cells  # the count is still the user's hints

@@ -12,7 +12,14 @@ import torch
 
 from colorizer.eval import eval_cmd
 from colorizer.eval.cases import synthetic_case
-from colorizer.eval.systems import OnnxSystem, SpreadHintsSystem, TorchSystem, load_torch_model
+from colorizer.eval.systems import (
+    KeepPaperSystem,
+    OnnxSystem,
+    SpreadHintsSystem,
+    TorchSystem,
+    load_torch_model,
+)
+from colorizer.imaging.paper import page_mask
 from colorizer.imaging.spread import spread_hints
 
 METRICS = {
@@ -120,9 +127,33 @@ def test_real_contact_sheets_show_every_model_and_its_flat_fill(tiny_checkpoint:
     assert names == ["old", "old + flat fill", "new", "new + flat fill"] and titles is None
 
 
+def test_keep_paper_both_runs_each_model_as_given_and_with_its_page_white(
+    tiny_checkpoint: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "report"
+    args = ["--quick", "--checkpoint", f"torch={tiny_checkpoint}", "--spread-hints", "8"]
+    args += ["--keep-paper", "both"]
+    assert _run([*args, "--out", str(out), "--no-progress"]) == 0
+    report = json.loads((out / "report.json").read_text())
+    spread = "torch, hints spread 8"
+    assert report["config"]["systems"] == [spread, f"{spread}, paper kept", "flood fill", "no hints"]
+    assert report["results"]["synthetic"][f"{spread}, paper kept"]["16"]["cases"] == 3
+
+    class Black:  # a model that paints everything black
+        name, uses_hints = "black", True
+
+        def colorize(self, sketch: np.ndarray, hint: np.ndarray) -> np.ndarray:
+            return np.zeros((*sketch.shape, 3), np.uint8)
+
+    case = synthetic_case(0, 64)
+    got = KeepPaperSystem(Black()).colorize(case.sketch, case.hint_map(16))
+    page = page_mask(case.sketch, case.hint_map(16))
+    assert page.any() and (got[page] == 255).all() and (got[~page] == 0).all()
+
+
 def test_spread_hints_adds_each_model_as_the_gateway_feeds_it(tiny_checkpoint: Path, tmp_path: Path) -> None:
     out = tmp_path / "report"
-    args = ["--quick", "--checkpoint", f"torch={tiny_checkpoint}", "--spread-hints", "8", "--out", str(out)]
+    args = ["--quick", "--checkpoint", f"torch={tiny_checkpoint}", "--spread-hints", "0,8", "--out", str(out)]
     assert _run([*args, "--no-progress"]) == 0
     report = json.loads((out / "report.json").read_text())
     assert report["config"]["systems"] == ["torch", "torch, hints spread 8", "flood fill", "no hints"]

@@ -91,7 +91,20 @@ async def test_alpha_png_keeps_its_size(stub: pb_grpc.ColorizerStub) -> None:
     assert decode_rgb(reply.image).shape == (121, 77, 3)
 
 
-async def test_hints_change_the_output_where_they_are_placed(stub: pb_grpc.ColorizerStub) -> None:
+async def test_hints_change_the_output_where_they_are_placed(make_settings: Callable[..., Any]) -> None:
+    # The model's own response to a hint, so the page is left as it painted it: with the page
+    # kept white, the hinted page region turns from white to the model's colors everywhere
+    # (that behaviour is tests/service/test_keep_paper.py's).
+    gw = Gateway(make_settings(keep_paper=False))
+    await gw.start()
+    try:
+        async with grpc.aio.insecure_channel(gw.address) as channel:
+            await _hint_changes_pixels_near_it(pb_grpc.ColorizerStub(channel))
+    finally:
+        await gw.stop(1)
+
+
+async def _hint_changes_pixels_near_it(stub: pb_grpc.ColorizerStub) -> None:
     size = 128
     image = sketch_image(size, size, seed=3)
     # The model's own colors, resized: the guided upscale would move colors between the test

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from colorizer.encoding import encode_hint
-from colorizer.imaging.spread import closed_cells, spread_hints
+from colorizer.imaging.spread import _STEPS, closed_cells, spread_hints
 
 RED, BLUE = (220, 30, 30), (30, 30, 220)
 
@@ -80,3 +80,52 @@ def test_a_mismatched_sketch_or_negative_steps_is_refused() -> None:
         spread_hints(_hint([]), np.full((64, 64), 255, np.uint8), 8)
     with pytest.raises(ValueError, match=">= 0"):
         spread_hints(_hint([]), _two_boxes(), -1)
+
+
+def _sweep_spread(hint: np.ndarray, sketch: np.ndarray, cells: int) -> np.ndarray:
+    """The spread written as its definition: every step, every free cell of a hinted closed region
+    looks at its 8 neighbours in ``_STEPS`` order and takes the first colored one of its region.
+    Slow (8 whole-map passes a step) and obviously right; the module's frontier walk must agree."""
+    mask = hint[3] > 0.5
+    region = closed_cells(sketch)
+    grow = np.setdiff1d(np.unique(region[mask]), [0])
+    free = np.isin(region, grow) & ~mask
+    have = mask.copy()
+    colors = np.moveaxis(hint[:3], 0, -1).copy()
+    h, w = region.shape
+    for _ in range(cells):
+        took = np.zeros_like(have)
+        new_colors = colors.copy()
+        for r, c in np.argwhere(free):
+            for dy, dx in _STEPS:
+                y, x = r + dy, c + dx
+                if 0 <= y < h and 0 <= x < w and have[y, x] and region[y, x] == region[r, c]:
+                    new_colors[r, c], took[r, c] = colors[y, x], True
+                    break
+        colors = new_colors
+        have |= took
+        free &= ~took
+    out = hint.copy()
+    out[:3] = np.moveaxis(colors, -1, 0) * have
+    out[3] = have
+    return out
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_the_frontier_walk_equals_the_step_by_step_definition(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    g = np.full((128, 128), 255, np.uint8)
+    for y in range(4, 120, 40):  # a 3 x 3 grid of closed boxes, cut into odd shapes by lines
+        for x in range(4, 120, 40):
+            cv2.rectangle(g, (x, y), (x + 36, y + 36), 0, 1)
+    for _ in range(6):
+        x0, y0, x1, y1 = (int(v) for v in rng.integers(4, 124, 4))
+        cv2.line(g, (x0, y0), (x1, y1), 0, 1)
+    inside = np.flatnonzero(closed_cells(g) > 0)
+    colors = rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)
+    mask = np.zeros((32, 32), bool)
+    mask.flat[rng.choice(inside, 12, replace=False)] = True  # several clicks share a region
+    mask.flat[rng.choice(32 * 32, 4, replace=False)] = True  # and some land on lines or the page
+    hint = encode_hint(colors, mask)
+    for cells in (1, 3, 64):
+        np.testing.assert_array_equal(spread_hints(hint, g, cells), _sweep_spread(hint, g, cells))
